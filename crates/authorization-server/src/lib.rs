@@ -1,0 +1,1 @@
+//! A local authorization server compatible with Amazon Cognito for the client-credentials flow.

@@ -1,0 +1,1 @@
+//! Whole flows across crates, over real loopback HTTP (test-only).

@@ -1,0 +1,1 @@
+//! Verify Amazon Cognito access tokens: JWKS cache, claim checks, scope policy, axum layer.

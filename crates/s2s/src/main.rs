@@ -1,0 +1,3 @@
+//! The `s2s` binary.
+
+fn main() {}

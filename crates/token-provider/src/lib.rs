@@ -1,0 +1,1 @@
+//! Client-credentials access tokens: cached, refreshed early, one request in flight.

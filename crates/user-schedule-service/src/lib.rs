@@ -1,0 +1,1 @@
+//! The resource server: users' schedules behind Cognito scope checks.
