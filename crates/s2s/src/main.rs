@@ -1,3 +1,47 @@
-//! The `s2s` binary.
+//! `s2s`: the one binary of the project.
+//!
+//! It holds no logic of its own: it parses the command line (every flag also reads an
+//! `S2S_…` environment variable), reads secrets from files, sets up logging and metrics,
+//! binds sockets, wires the library crates together and owns the exit code.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 usage error (bad flags or arguments).
 
-fn main() {}
+mod cli;
+mod serve;
+mod shutdown;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = telemetry::init_logging(cli.log_format) {
+        eprintln!("error: {err:#}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole cause chain on one line: what failed and why.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(role) => serve::run(role).await,
+    }
+}

@@ -1,0 +1,201 @@
+//! `s2s serve <role>`: one server in the foreground until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use oauth_proto::time::{Clock, SystemClock};
+use tokio::net::TcpListener;
+
+use crate::cli::{
+    ArticlesServiceArgs, AuthorizationServerArgs, ClientAuthMethod, ServeRole,
+    UserScheduleServiceArgs,
+};
+use crate::shutdown::Shutdown;
+use crate::telemetry;
+
+pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
+    let shutdown = Shutdown::on_signals().wait();
+    // Each arm runs the same `serve` the crate's tests use: this binary adds nothing but
+    // the socket and the signal.
+    let (role, result) = match role {
+        ServeRole::AuthorizationServer(args) => {
+            let (listener, router) = authorization_server(&args).await?;
+            let result = authorization_server::serve(listener, router, shutdown).await;
+            ("authorization-server", result)
+        }
+        ServeRole::UserScheduleService(args) => {
+            let (listener, router) = user_schedule_service(&args).await?;
+            let result = user_schedule_service::serve(listener, router, shutdown).await;
+            ("user-schedule-service", result)
+        }
+        ServeRole::ArticlesService(args) => {
+            let (listener, router) = articles_service(&args).await?;
+            let result = articles_service::serve(listener, router, shutdown).await;
+            ("articles-service", result)
+        }
+    };
+    result.with_context(|| format!("the {role} stopped with an error"))?;
+    tracing::info!(role, "stopped");
+    Ok(())
+}
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+/// Binds `addr` for `role`, turning the common failures into a sentence that names both.
+pub(crate) async fn bind(role: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
+            "cannot start the {role}: port {} is already in use on {} (stop the other process or choose another address with --listen)",
+            addr.port(),
+            addr.ip()
+        )),
+        Err(err) => {
+            Err(err).with_context(|| format!("cannot start the {role}: cannot listen on {addr}"))
+        }
+    }
+}
+
+/// `--database`, or a SQLite file named after the role under the data dir (created).
+pub(crate) fn database_url(
+    role: &str,
+    database: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<String> {
+    if let Some(url) = database {
+        return Ok(url.to_owned());
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    Ok(format!("sqlite://{}/{role}.db", data_dir.display()))
+}
+
+pub(crate) async fn authorization_server(
+    args: &AuthorizationServerArgs,
+) -> anyhow::Result<(TcpListener, axum::Router)> {
+    const ROLE: &str = "authorization-server";
+    let admin_credentials = match (&args.admin_access_key_id, args.admin_secret.load()?) {
+        (Some(access_key_id), Some(secret_access_key)) => {
+            Some(authorization_server::AdminCredentials {
+                access_key_id: access_key_id.clone(),
+                secret_access_key,
+            })
+        }
+        (None, None) => None,
+        _ => anyhow::bail!(
+            "admin credentials need both --admin-access-key-id and an admin secret access key"
+        ),
+    };
+    let listener = bind(ROLE, args.listen).await?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let public_url = match &args.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => format!("http://{local}"),
+    };
+    let mut config = authorization_server::Config::new(public_url.clone());
+    config.region.clone_from(&args.region);
+    config.admin_credentials = admin_credentials;
+    config.metrics = Some(telemetry::metrics_handle()?);
+    config
+        .check_listen_addr(local)
+        .with_context(|| format!("refusing to start the {ROLE}"))?;
+    let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;
+    let store = authorization_server::store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the {ROLE} database"))?;
+    let state = authorization_server::AppState::new(config, store, clock());
+    tracing::info!(role = ROLE, listen = %local, %public_url, "listening");
+    Ok((listener, authorization_server::router(state)))
+}
+
+pub(crate) async fn user_schedule_service(
+    args: &UserScheduleServiceArgs,
+) -> anyhow::Result<(TcpListener, axum::Router)> {
+    const ROLE: &str = "user-schedule-service";
+    if args.client_ids.is_empty() && !args.allow_any_client {
+        anyhow::bail!(
+            "refusing to start the {ROLE}: no --client-id given. Name the app clients allowed to call it, or pass --allow-any-client to accept every client of the issuer"
+        );
+    }
+    let mut builder = jwt_verifier::Verifier::builder().clock(clock());
+    for issuer in &args.issuers {
+        builder = builder.issuer(issuer.as_str().trim_end_matches('/'));
+    }
+    builder = if args.allow_any_client {
+        builder.allow_any_client_id()
+    } else {
+        builder.client_ids(args.client_ids.iter().cloned())
+    };
+    let verifier = builder
+        .build()
+        .context("invalid token verification settings")?;
+    let listener = bind(ROLE, args.listen).await?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;
+    let store = user_schedule_service::store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the {ROLE} database"))?;
+    // Warm the key cache; if the issuer is not reachable yet, the service still starts
+    // and reports not-ready on /readyz until the keys can be fetched.
+    if let Err(err) = verifier.hydrate().await {
+        tracing::warn!(error = %err, "cannot fetch the issuer's keys yet; /readyz reports not ready until they load");
+    }
+    let mut config = user_schedule_service::Config::default();
+    config.resource_server.clone_from(&args.resource_server);
+    config.metrics = Some(telemetry::metrics_handle()?);
+    let state = user_schedule_service::AppState::new(config, store, verifier, clock());
+    tracing::info!(role = ROLE, listen = %local, "listening");
+    Ok((listener, user_schedule_service::router(state)))
+}
+
+pub(crate) fn token_provider(
+    client: &crate::cli::ClientCredentialsArgs,
+) -> anyhow::Result<token_provider::TokenProvider> {
+    let client_id =
+        oauth_proto::ClientId::parse(&client.client_id).context("invalid --client-id")?;
+    let mut builder = token_provider::TokenProvider::builder()
+        .token_url(client.token_url.as_str())
+        .client_id(client_id)
+        .client_secret(client.secret.load()?)
+        .auth(match client.auth {
+            ClientAuthMethod::Basic => token_provider::ClientAuth::Basic,
+            ClientAuthMethod::Post => token_provider::ClientAuth::Post,
+        })
+        .clock(clock());
+    if !client.scopes.is_empty() {
+        let scopes: oauth_proto::Scopes =
+            client.scopes.join(" ").parse().context("invalid --scope")?;
+        builder = builder.scopes(scopes);
+    }
+    builder.build().context("invalid token settings")
+}
+
+pub(crate) async fn articles_service(
+    args: &ArticlesServiceArgs,
+) -> anyhow::Result<(TcpListener, axum::Router)> {
+    const ROLE: &str = "articles-service";
+    let tokens = token_provider(&args.client)?;
+    let listener = bind(ROLE, args.listen).await?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;
+    let store = articles_service::store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the {ROLE} database"))?;
+    let mut config =
+        articles_service::Config::new(args.schedules_url.as_str().trim_end_matches('/'));
+    config.metrics = Some(telemetry::metrics_handle()?);
+    let state = articles_service::AppState::new(config, store, tokens, clock())
+        .context("cannot set up the articles-service")?;
+    tracing::info!(role = ROLE, listen = %local, "listening");
+    Ok((listener, articles_service::router(state)))
+}
