@@ -1,0 +1,4 @@
+//! The HTTP routes, one module per resource.
+
+pub(crate) mod ops;
+pub(crate) mod schedule;

@@ -1,0 +1,77 @@
+//! Operations: health, readiness, metrics and the OpenAPI document.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::Problem;
+
+/// The body of a healthy `/healthz` or `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Status {
+    /// Always `"ok"`.
+    status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Up", body = Status)))]
+pub(crate) async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// The database answers and the issuer's signing keys are loaded.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Status),
+        (status = 503, description = "Not ready; the detail names what is missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let mut missing = Vec::new();
+    if let Err(error) = state.store().ping().await {
+        tracing::warn!(error = %error, source = ?std::error::Error::source(&error), "readiness: database unreachable");
+        missing.push("database unreachable");
+    }
+    if !state.verifier().has_keys() {
+        missing.push("issuer signing keys not loaded");
+    }
+    if missing.is_empty() {
+        Json(Status { status: "ok" }).into_response()
+    } else {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "urn:s2s:problem:not-ready",
+            format!("not ready: {}", missing.join(", ")),
+        )
+        .into_response()
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state
+        .config()
+        .metrics
+        .as_ref()
+        .map(|handle| handle.render())
+        .unwrap_or_default();
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
+    Json(crate::openapi::document(&state.config().resource_server)).into_response()
+}
