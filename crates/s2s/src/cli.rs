@@ -29,9 +29,101 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Everything locally: the authorization server, provisioned with the stack, and both
+    /// services wired with its outputs, on loopback, until Ctrl-C.
+    Up(UpArgs),
     /// Run one server: the authorization server or one of the two services.
     #[command(subcommand)]
     Serve(ServeRole),
+    /// Apply a stack file to Amazon Cognito (standard AWS credentials and region) or, with
+    /// --endpoint-url, to the local authorization server. Safe to run again.
+    Provision(ProvisionArgs),
+    /// Ask the token endpoint for an access token (client-credentials grant) and print
+    /// the answer.
+    Token(TokenArgs),
+    /// Decode an access token, show its claims in human form and verify it against its
+    /// issuer's keys.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// The stack to provision. [default: ./stack.toml, or the reference stack built into
+    /// the binary when there is none]
+    #[arg(long, env = "S2S_STACK")]
+    pub(crate) stack: Option<PathBuf>,
+
+    /// Directory for the three SQLite databases, outputs.json and client-secret. Reusing
+    /// it reuses the pool, the client id, the secret and the signing keys.
+    #[arg(long, env = "S2S_DATA_DIR", default_value = ".s2s")]
+    pub(crate) data_dir: PathBuf,
+
+    /// Port of the authorization server on 127.0.0.1 (0: any free port).
+    #[arg(long, env = "S2S_AUTH_PORT", default_value_t = 9229)]
+    pub(crate) auth_port: u16,
+
+    /// Port of articles-service on 127.0.0.1 (0: any free port).
+    #[arg(long, env = "S2S_ARTICLES_PORT", default_value_t = 8081)]
+    pub(crate) articles_port: u16,
+
+    /// Port of user-schedule-service on 127.0.0.1 (0: any free port).
+    #[arg(long, env = "S2S_SCHEDULES_PORT", default_value_t = 8082)]
+    pub(crate) schedules_port: u16,
+
+    /// Region of the local authorization server (the prefix of user pool ids).
+    #[arg(long, env = "S2S_REGION", default_value = "us-east-1")]
+    pub(crate) region: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProvisionArgs {
+    /// The stack file.
+    #[arg(long, env = "S2S_STACK", default_value = "stack.toml")]
+    pub(crate) stack: PathBuf,
+
+    /// Admin API of the local authorization server, e.g. http://127.0.0.1:9229. Without it
+    /// the stack goes to Amazon Cognito.
+    #[arg(long, env = "S2S_ENDPOINT_URL")]
+    pub(crate) endpoint_url: Option<url::Url>,
+
+    /// AWS region. [default: from the AWS configuration (AWS_REGION, ~/.aws/config);
+    /// us-east-1 with --endpoint-url]
+    #[arg(long, env = "S2S_REGION")]
+    pub(crate) region: Option<String>,
+
+    /// Where to write the outputs (pool id, client id, issuer, token and JWKS URLs) as JSON.
+    #[arg(long, env = "S2S_OUT", default_value = ".s2s/outputs.json")]
+    pub(crate) out: PathBuf,
+
+    /// Where to write the client secret (mode 0600). [default: client-secret next to --out]
+    #[arg(long, env = "S2S_SECRET_OUT")]
+    pub(crate) secret_out: Option<PathBuf>,
+
+    /// Also print the client secret.
+    #[arg(long)]
+    pub(crate) show_secret: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientCredentialsArgs,
+
+    /// Print the token's decoded header and claims instead of the JSON answer.
+    #[arg(long)]
+    pub(crate) decode: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The access token, or `-` to read it from standard input.
+    pub(crate) token: String,
+
+    /// The issuer the token must come from, e.g.
+    /// https://cognito-idp.<region>.amazonaws.com/<userPoolId>. Without it the token's own
+    /// `iss` is used, which proves nothing about who issued it.
+    #[arg(long, env = "S2S_ISSUER")]
+    pub(crate) issuer: Option<url::Url>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,12 +4,21 @@
 //! `S2S_…` environment variable), reads secrets from files, sets up logging and metrics,
 //! binds sockets, wires the library crates together and owns the exit code.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 usage error (bad flags or arguments).
+//! Exit codes: 0 success, 1 runtime failure, 2 usage error (bad flags or arguments,
+//! reported by clap).
+
+// A command-line tool: printing results to stdout and errors to stderr is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod inspect;
+mod provision;
 mod serve;
 mod shutdown;
+mod stack;
 mod telemetry;
+mod token;
+mod up;
 
 use std::process::ExitCode;
 
@@ -42,6 +51,10 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Up(args) => up::run(args).await,
         Command::Serve(role) => serve::run(role).await,
+        Command::Provision(args) => provision::run(args).await,
+        Command::Token(args) => token::run(args).await,
+        Command::Inspect(args) => inspect::run(args).await,
     }
 }

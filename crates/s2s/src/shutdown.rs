@@ -1,22 +1,42 @@
 //! Graceful shutdown: Ctrl-C or SIGTERM stops accepting connections and lets in-flight
 //! requests finish.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 
 /// A signal every server of the process can wait on.
 #[derive(Debug, Clone)]
 pub(crate) struct Shutdown(watch::Receiver<bool>);
 
+/// Starts a shutdown from inside the process (e.g. when one of several servers fails).
+#[derive(Debug, Clone)]
+pub(crate) struct Trigger(Arc<watch::Sender<bool>>);
+
+impl Trigger {
+    /// Asks every waiter to stop. Idempotent.
+    pub(crate) fn fire(&self) {
+        self.0.send_replace(true);
+    }
+}
+
 impl Shutdown {
     /// Starts listening for Ctrl-C and SIGTERM.
     pub(crate) fn on_signals() -> Self {
+        Self::on_signals_with_trigger().0
+    }
+
+    /// Like [`Shutdown::on_signals`], plus a [`Trigger`] to stop without a signal.
+    pub(crate) fn on_signals_with_trigger() -> (Self, Trigger) {
         let (tx, rx) = watch::channel(false);
+        let trigger = Trigger(Arc::new(tx));
+        let on_signal = trigger.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
-            let _ = tx.send(true);
+            on_signal.fire();
         });
-        Self(rx)
+        (Self(rx), trigger)
     }
 
     /// Resolves once shutdown has been asked for.
