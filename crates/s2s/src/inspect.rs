@@ -159,25 +159,37 @@ pub(crate) async fn run(args: InspectArgs) -> anyhow::Result<()> {
 fn explain(err: &jwt_verifier::VerifyError) -> &'static str {
     use jwt_verifier::VerifyError as E;
     match err {
+        E::TooLarge { .. } => {
+            "the token is larger than any Cognito access token: refused before parsing"
+        }
         E::Malformed { .. } => {
             "the token is not a well-formed JWT (three base64url parts with JSON header and claims)"
         }
         E::UnsupportedAlgorithm { .. } => {
             "only RS256 is accepted, as Cognito signs; any other alg (including none) is refused"
         }
+        E::UnsupportedHeader { .. } => {
+            "the header carries a member Cognito never sends (e.g. jku, x5u, crit): keys are never taken from the token itself"
+        }
+        E::MissingKid => "the header names no kid, so no key of the issuer's JWKS can be chosen",
+        E::UnknownIssuer { .. } => {
+            "the iss claim names an issuer this verifier does not trust, so its keys are not even fetched"
+        }
         E::UnknownKid { .. } => {
             "no key of the issuer's JWKS has this kid: the token was signed by another pool or server, or with a key that has been removed"
         }
-        E::InvalidSignature { .. } => {
+        E::InvalidSignature => {
             "the signature does not match the issuer's key: the token was altered or signed by someone else"
         }
+        E::MissingClaim { .. } => "a claim every Cognito access token carries is missing",
+        E::InvalidClaim { .. } => "a claim has the wrong type or an impossible value",
         E::Expired { .. } => {
             "the token is past its exp: ask the token endpoint for a new one (clients renew before expiry)"
         }
-        E::NotYetValid { .. } => {
+        E::NotYetValid { .. } | E::IssuedInFuture { .. } => {
             "the token is dated in the future: the issuer's clock and this one disagree"
         }
-        E::InvalidIssuer { .. } => {
+        E::InvalidIssuer => {
             "the iss claim is not the expected issuer: the token comes from another user pool or server"
         }
         E::InvalidClientId { .. } => "the token was issued to an app client that is not allowed",

@@ -322,25 +322,32 @@ curl -X POST {token_url} \
 TOKEN=$({s2s} token --token-url {token_url} --client-id $CLIENT_ID --client-secret-file {secret} | sed -n 's/.*"access_token": "\(.*\)".*/\1/p')
 {s2s} inspect "$TOKEN" --issuer {issuer}
 
-# 3. Create an article (public API of articles-service, no token needed):
-curl -s -X POST {articles}/articles -H 'Content-Type: application/json' \
-  -d '{{"title":"Tokens without users","body":"Client credentials in practice.","author_id":"alice"}}'
+# 3. Create an article (the public API of articles-service: no token needed):
+ARTICLE=$(curl -s -X POST {articles}/articles -H 'Content-Type: application/json' \
+  -d '{{"title":"Tokens without users","body":"Client credentials in practice.","author_id":"alice","publish_at":"2030-01-07T09:00:00Z"}}' \
+  | sed 's/.*"id":"\([^"]*\)".*/\1/'); echo "$ARTICLE"
 
-# 4. Its author's schedule: articles-service calls user-schedule-service with {rs}/schedule.read -> 200
-curl -s -i {articles}/articles/1/author-schedule
+# 4. The author's schedule: articles-service calls user-schedule-service with its token
+#    (scope {rs}/schedule.read) -> 200
+curl -s -i {articles}/articles/$ARTICLE/author-schedule
 
-# 5. Publish it: booking the slot needs {rs}/schedule.update, which the client is not granted -> 502
-curl -s -i -X POST {articles}/articles/1/publication -H 'Content-Type: application/json' \
-  -d '{{"starts_at":"2030-01-07T09:00:00Z","ends_at":"2030-01-07T10:00:00Z"}}'
+# 5. Book the publication in the author's schedule: needs {rs}/schedule.update, which
+#    {client_name} is not granted -> 502, naming the upstream 403 and the missing scope
+curl -s -i -X POST {articles}/articles/$ARTICLE/publication
 
-# 6. Grant schedule.update: add "{rs}/schedule.update" to allowed_oauth_scopes in stack.toml, then
+# 6. Grant schedule.update: add "{rs}/schedule.update" to allowed_oauth_scopes in
+#    stack.toml, then Ctrl-C and `s2s up` again: the client is updated in place (same id,
+#    same secret) and articles-service starts with a token that carries the new scope.
+#    Step 5 then answers 201. On a running server, apply the change with
 {s2s} provision --stack stack.toml --endpoint-url {auth} --out {outputs_path}
-#    (or: aws cognito-idp update-user-pool-client --endpoint-url {auth} --region {region} \
-#          --user-pool-id {pool} --client-id $CLIENT_ID --allowed-o-auth-flows-user-pool-client \
-#          --allowed-o-auth-flows client_credentials --supported-identity-providers COGNITO \
-#          --allowed-o-auth-scopes {rs}/schedule.read {rs}/schedule.update \
-#          --access-token-validity {validity} --token-validity-units AccessToken={units})
-#    and repeat step 5: 201 once articles-service holds a token with the new scope.
+#    or with the AWS CLI (UpdateUserPoolClient replaces the whole configuration):
+#    aws cognito-idp update-user-pool-client --endpoint-url {auth} --region {region} \
+#      --user-pool-id {pool} --client-id $CLIENT_ID --allowed-o-auth-flows-user-pool-client \
+#      --allowed-o-auth-flows client_credentials --supported-identity-providers COGNITO \
+#      --allowed-o-auth-scopes {rs}/schedule.read {rs}/schedule.update \
+#      --access-token-validity {validity} --token-validity-units AccessToken={units}
+#    Either way articles-service keeps its cached token until it nears expiry ({validity} {units});
+#    a restart of `s2s up` re-applies stack.toml, so a grant made only with the CLI is undone.
 "#,
             auth = self.auth_url,
             issuer = o.issuer,

@@ -1,0 +1,439 @@
+//! The real `s2s` binary, run as a user runs it: stack errors, `s2s up` on free ports with
+//! its printed URLs called, `provision` against the running server, `token`, `inspect`,
+//! a port already in use, and a graceful stop on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const S2S: &str = env!("CARGO_BIN_EXE_s2s");
+
+fn reference_stack() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stack.toml")
+}
+
+fn s2s(args: &[&str], dir: &Path) -> Output {
+    Command::new(S2S)
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn stack_errors_name_file_line_and_problem_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = std::fs::read_to_string(reference_stack()).unwrap();
+    let bad = reference.replace(
+        "generate_secret = true",
+        "generate_secret = true\ncolour = \"blue\"",
+    );
+    let line = bad.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+    std::fs::write(dir.path().join("bad.toml"), bad).unwrap();
+    // Port 9 (discard) on loopback: if the stack were not refused first, the admin call
+    // would fail with a connection error instead.
+    let out = s2s(
+        &[
+            "provision",
+            "--stack",
+            "bad.toml",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("bad.toml:{line}: unknown field `colour`")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("dispatch failure"), "{stderr}");
+    assert!(!dir.path().join(".s2s").exists());
+
+    let out = s2s(&["provision", "--no-such-flag"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+/// A running `s2s up`, stopped with SIGTERM when dropped.
+struct Up {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stdout: Vec<String>,
+}
+
+impl Up {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        let stack = reference_stack();
+        let mut args = vec![
+            "up",
+            "--stack",
+            stack.to_str().unwrap(),
+            "--data-dir",
+            "data",
+            "--auth-port",
+            "0",
+            "--articles-port",
+            "0",
+            "--schedules-port",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(S2S)
+            .args(&args)
+            .current_dir(dir)
+            .env("RUST_LOG", "warn")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut up = Self {
+            child,
+            lines,
+            stdout: Vec::new(),
+        };
+        // The summary ends with the grant instructions; wait for the whole of it.
+        while !up.stdout.iter().any(|l| l.contains("AccessToken=")) {
+            match up.lines.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) => up.stdout.push(line),
+                Err(_) => panic!("s2s up printed no summary:\n{}", up.stdout.join("\n")),
+            }
+        }
+        up
+    }
+
+    /// The URL printed after `role` in the summary table.
+    fn url(&self, role: &str) -> String {
+        let line = self
+            .stdout
+            .iter()
+            .find(|l| l.trim_start().starts_with(role))
+            .unwrap_or_else(|| panic!("no {role} line in:\n{}", self.stdout.join("\n")));
+        line.split_whitespace().nth(1).unwrap().to_owned()
+    }
+
+    fn terminate(mut self) -> (Option<i32>, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let code = self.child.wait().unwrap().code();
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (code, rest)
+    }
+}
+
+fn outputs(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("data/outputs.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_runs_the_flow_and_a_second_up_reuses_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(dir.path(), &[]);
+    let auth = up.url("authorization-server");
+    let articles = up.url("articles-service");
+    let schedules = up.url("user-schedule-service");
+    let first = outputs(dir.path());
+    let client_id = first["client_id"].as_str().unwrap().to_owned();
+    let secret_path = dir.path().join("data/client-secret");
+    let secret = std::fs::read_to_string(&secret_path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret_path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        !up.stdout.iter().any(|l| l.contains(secret.trim())),
+        "the summary must not print the secret"
+    );
+    assert_eq!(
+        first["issuer"],
+        format!("{auth}/{}", first["user_pool_id"].as_str().unwrap())
+    );
+    assert_eq!(first["token_url"], format!("{auth}/oauth2/token"));
+
+    // The curl of the summary, as reqwest: Basic auth, form body.
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{auth}/oauth2/token"))
+        .basic_auth(&client_id, Some(secret.trim()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "user-schedule-service/schedule.read"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = token["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["expires_in"], 3600);
+
+    // The resource server accepts it for a read.
+    let read = http
+        .get(format!("{schedules}/users/alice/schedule"))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+
+    // The article calls of the summary.
+    let article: serde_json::Value = http
+        .post(format!("{articles}/articles"))
+        .json(&serde_json::json!({
+            "title": "Tokens without users",
+            "body": "Client credentials in practice.",
+            "author_id": "alice",
+            "publish_at": "2030-01-07T09:00:00Z",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = article["id"].as_str().unwrap();
+    let schedule = http
+        .get(format!("{articles}/articles/{id}/author-schedule"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(schedule.status(), 200);
+    let publication = http
+        .post(format!("{articles}/articles/{id}/publication"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(publication.status(), 502);
+    let problem = publication.text().await.unwrap();
+    assert!(
+        problem.contains("user-schedule-service/schedule.update"),
+        "{problem}"
+    );
+
+    // `s2s token` and `s2s inspect` against the same server.
+    let secret_arg = secret_path.to_str().unwrap();
+    let token_url = format!("{auth}/oauth2/token");
+    let out = s2s(
+        &[
+            "token",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            &client_id,
+            "--client-secret-file",
+            secret_arg,
+            "--auth",
+            "post",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(printed["access_token"].as_str().unwrap().starts_with("eyJ"));
+    let out = s2s(
+        &[
+            "token",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            &client_id,
+            "--client-secret-file",
+            secret_arg,
+            "--scope",
+            "user-schedule-service/schedule.update",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("invalid_scope"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let issuer = first["issuer"].as_str().unwrap();
+    let out = s2s(&["inspect", &access_token, "--issuer", issuer], dir.path());
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("expires in 59m") || stdout.contains("expires in 1h"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok:"), "{stdout}");
+    let out = s2s(&["inspect", &access_token], dir.path());
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("warning: no --issuer"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = s2s(
+        &[
+            "inspect",
+            &access_token,
+            "--issuer",
+            &format!("{auth}/us-east-1_Nobody"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a token from another issuer fails"
+    );
+    let mut tampered = access_token.clone();
+    tampered.pop();
+    tampered.push(if access_token.ends_with('A') {
+        'B'
+    } else {
+        'A'
+    });
+    let out = s2s(&["inspect", &tampered, "--issuer", issuer], dir.path());
+    assert_eq!(out.status.code(), Some(1), "a tampered signature fails");
+
+    // `s2s provision` against the running server: nothing to do.
+    let stack = reference_stack();
+    let stack = stack.to_str().unwrap();
+    let provision = |stack: &str| {
+        s2s(
+            &[
+                "provision",
+                "--stack",
+                stack,
+                "--endpoint-url",
+                &auth,
+                "--out",
+                "data/outputs.json",
+            ],
+            dir.path(),
+        )
+    };
+    let out = provision(stack);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("nothing changed"), "{stdout}");
+    assert!(
+        !stdout.contains(secret.trim()),
+        "the secret is printed only on request"
+    );
+
+    // A stack that grants schedule.update updates the client in place.
+    let granted = std::fs::read_to_string(reference_stack()).unwrap().replace(
+        "allowed_oauth_scopes = [\"user-schedule-service/schedule.read\"]",
+        "allowed_oauth_scopes = [\"user-schedule-service/schedule.read\", \"user-schedule-service/schedule.update\"]",
+    );
+    std::fs::write(dir.path().join("granted.toml"), granted).unwrap();
+    let out = provision("granted.toml");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!(
+            "app client articles-service ({client_id}): updated"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(outputs(dir.path())["client_id"], client_id.as_str());
+    assert_eq!(std::fs::read_to_string(&secret_path).unwrap(), secret);
+    let out = provision("granted.toml");
+    assert!(
+        text(&out.stdout).contains("nothing changed"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let (code, rest) = up.terminate();
+    assert_eq!(code, Some(0), "SIGTERM stops s2s up cleanly: {rest:?}");
+
+    // A second `up` on the same data dir: same pool, client and secret, and the keys too
+    // (the new server's JWKS still holds the key that signed the first token).
+    let up = Up::start(dir.path(), &[]);
+    let second = outputs(dir.path());
+    assert_eq!(second["user_pool_id"], first["user_pool_id"]);
+    assert_eq!(second["client_id"], first["client_id"]);
+    assert_eq!(std::fs::read_to_string(&secret_path).unwrap(), secret);
+    let kid = {
+        use base64::Engine as _;
+        let header = access_token.split('.').next().unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    let jwks: serde_json::Value = http
+        .get(second["jwks_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid.as_str()),
+        "{jwks}"
+    );
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_port_in_use_names_the_port_and_the_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let stack = reference_stack();
+    let out = s2s(
+        &[
+            "up",
+            "--stack",
+            stack.to_str().unwrap(),
+            "--data-dir",
+            "data",
+            "--auth-port",
+            &port,
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("port {port}")), "{stderr}");
+    assert!(stderr.contains("authorization-server"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
