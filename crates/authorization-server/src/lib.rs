@@ -1,1 +1,305 @@
-//! A local authorization server compatible with Amazon Cognito for the client-credentials flow.
+//! A local authorization server compatible with Amazon Cognito user pools for the OAuth 2.0
+//! client-credentials flow.
+//!
+//! One host serves what Cognito spreads over two:
+//!
+//! - `POST /` — the admin API (AWS JSON 1.1, `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`)
+//!   that the real AWS SDKs and the `aws` CLI talk to with an endpoint override: user pools,
+//!   app clients, resource servers and domains;
+//! - `POST /oauth2/token` — the client-credentials grant (`client_secret_basic` and
+//!   `client_secret_post`), RS256 access tokens with Cognito's header and ten claims;
+//! - `GET /{userPoolId}/.well-known/jwks.json` and `.../openid-configuration`;
+//! - `GET /healthz` and `GET /metrics`.
+//!
+//! The issuer of a pool's tokens is `{public_url}/{userPoolId}`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use authorization_server::{AppState, Config, router, serve, store};
+//! use oauth_proto::time::SystemClock;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::new("http://127.0.0.1:9229");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9229").await?;
+//! config.check_listen_addr(listener.local_addr()?)?;
+//! let store = store::connect("sqlite::memory:").await?;
+//! let state = AppState::new(config, store, Arc::new(SystemClock));
+//! serve(listener, router(state), std::future::pending()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `sqlite` (default): the SQLite store (`sqlite://PATH`, `sqlite::memory:`).
+//! - `postgres` (default): the PostgreSQL store (`postgres://...`).
+//! - `test-util`: [`test_util`], a server on `127.0.0.1:0` over in-memory SQLite for
+//!   other crates' tests.
+//!
+//! # Security notes
+//!
+//! - With [`Config::admin_credentials`] set, every admin request must carry a valid AWS
+//!   SigV4 signature made with that key (checked in constant time, date within 15
+//!   minutes). Without credentials the admin API accepts anything, so
+//!   [`Config::check_listen_addr`] refuses non-loopback addresses in that case.
+//! - Client secrets are compared in constant time and never logged; a request for an
+//!   unknown client costs the same comparison as a wrong secret.
+//! - RSA keys are generated, stored (PKCS#8) and used with aws-lc-rs only. Keys are
+//!   stored unencrypted in the database: protect the database like a key file.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use oauth_proto::time::Clock;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+mod admin;
+mod discovery;
+mod error;
+mod ids;
+mod jwks;
+mod keys;
+pub mod store;
+#[cfg(feature = "test-util")]
+pub mod test_util;
+mod token;
+
+pub use error::{ConfigError, StoreError};
+
+/// Largest request body accepted by the admin API and the token endpoint, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The URL clients reach the server at, without a trailing slash, e.g.
+    /// `http://127.0.0.1:9229`. The issuer of a pool's tokens is `{public_url}/{userPoolId}`
+    /// and the discovery document advertises `{public_url}/oauth2/token`. No default:
+    /// see [`Config::new`].
+    pub public_url: String,
+    /// AWS region of the emulated service (default `us-east-1`): pool ids are
+    /// `{region}_{9 alphanumerics}`, ARNs and the SigV4 credential scope use it.
+    pub region: String,
+    /// Admin API credentials. `Some` (default `None`): SigV4 signatures are verified and
+    /// unsigned requests refused. `None`: any request is accepted, which
+    /// [`Config::check_listen_addr`] allows on loopback addresses only.
+    pub admin_credentials: Option<AdminCredentials>,
+    /// The Prometheus recorder's handle, rendered at `GET /metrics` (default `None`: an
+    /// empty body). The caller installs the recorder; the server only emits via `metrics`.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl Config {
+    /// A configuration with the given public URL (a trailing `/` is removed) and the
+    /// defaults: region `us-east-1`, no admin credentials, no metrics handle.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        let mut public_url = public_url.into();
+        while public_url.ends_with('/') {
+            public_url.pop();
+        }
+        Self {
+            public_url,
+            region: "us-east-1".to_owned(),
+            admin_credentials: None,
+            metrics: None,
+        }
+    }
+
+    /// Refuses to serve on a non-loopback address without admin credentials (the admin API
+    /// would then accept unsigned requests from the network), and refuses a public URL that
+    /// is not `http(s)://host...` without a trailing slash.
+    pub fn check_listen_addr(&self, addr: SocketAddr) -> Result<(), ConfigError> {
+        let url = &self.public_url;
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        if rest.is_none_or(|host| host.is_empty() || host.starts_with('/')) || url.ends_with('/') {
+            return Err(ConfigError::InvalidPublicUrl(url.clone()));
+        }
+        if self.admin_credentials.is_none() && !addr.ip().is_loopback() {
+            return Err(ConfigError::UnauthenticatedAdminApi { addr });
+        }
+        Ok(())
+    }
+}
+
+/// The admin API's access key: SigV4 signatures must be made with it.
+#[derive(Debug, Clone)]
+pub struct AdminCredentials {
+    /// The access key id (`AWS_ACCESS_KEY_ID`).
+    pub access_key_id: String,
+    /// The secret access key (`AWS_SECRET_ACCESS_KEY`); never logged.
+    pub secret_access_key: oauth_proto::ClientSecret,
+}
+
+/// What every handler shares: configuration, store, clock and the parsed-key cache.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: Arc<dyn store::Store>,
+    clock: Arc<dyn Clock>,
+    keys: keys::KeyCache,
+}
+
+impl AppState {
+    /// The state of one server.
+    pub fn new(config: Config, store: Arc<dyn store::Store>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                clock,
+                keys: keys::KeyCache::default(),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn store::Store> {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    pub(crate) fn keys(&self) -> &keys::KeyCache {
+        &self.inner.keys
+    }
+
+    /// Now, in Unix milliseconds.
+    pub(crate) fn now_ms(&self) -> i64 {
+        let now = self.clock().now();
+        now.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+
+    /// Adds a new RSA-2048 signing key to a pool and returns its `kid`. New tokens are
+    /// signed with it; older keys stay in the JWKS so tokens they signed still verify.
+    /// `Ok(None)` when the pool does not exist.
+    pub async fn rotate_signing_key(&self, pool_id: &str) -> Result<Option<String>, StoreError> {
+        if self.store().user_pool(pool_id).await?.is_none() {
+            return Ok(None);
+        }
+        let key = keys::generate_blocking(pool_id.to_owned(), self.now_ms()).await?;
+        self.store().add_signing_key(&key).await?;
+        Ok(Some(key.kid))
+    }
+}
+
+/// All routes of the server, with request ids (`x-request-id`), tracing and panic capture.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/", post(admin::handle))
+        .route("/oauth2/token", post(token::handle))
+        .route("/{pool_id}/.well-known/jwks.json", get(jwks::handle))
+        .route(
+            "/{pool_id}/.well-known/openid-configuration",
+            get(discovery::handle),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(render_metrics))
+        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn render_metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl IntoResponse {
+    let body = state
+        .config()
+        .metrics
+        .as_ref()
+        .map(metrics_exporter_prometheus::PrometheusHandle::render)
+        .unwrap_or_default();
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight
+/// requests (graceful shutdown).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_network_addresses_without_credentials() {
+        let config = Config::new("http://127.0.0.1:9229/");
+        assert_eq!(config.public_url, "http://127.0.0.1:9229");
+        assert!(
+            config
+                .check_listen_addr("127.0.0.1:9229".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            config
+                .check_listen_addr("[::1]:9229".parse().unwrap())
+                .is_ok()
+        );
+        let err = config
+            .check_listen_addr("0.0.0.0:9229".parse().unwrap())
+            .unwrap_err();
+        assert!(err.to_string().contains("0.0.0.0:9229"));
+        assert!(err.to_string().contains("admin credentials"));
+
+        let mut with_credentials = config.clone();
+        with_credentials.admin_credentials = Some(AdminCredentials {
+            access_key_id: "AKID".to_owned(),
+            secret_access_key: oauth_proto::ClientSecret::new("secret"),
+        });
+        assert!(
+            with_credentials
+                .check_listen_addr("0.0.0.0:9229".parse().unwrap())
+                .is_ok()
+        );
+
+        let bad_url = Config::new("127.0.0.1:9229");
+        assert!(matches!(
+            bad_url.check_listen_addr("127.0.0.1:9229".parse().unwrap()),
+            Err(ConfigError::InvalidPublicUrl(_))
+        ));
+    }
+}

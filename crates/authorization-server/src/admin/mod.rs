@@ -1,0 +1,200 @@
+//! The admin API: AWS JSON 1.1 on `POST /`, operation named by
+//! `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`.
+//!
+//! Order of checks (each refusal writes nothing): body size, SigV4 (when credentials are
+//! configured), target, content type, JSON shape, model validation, then the operation.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::AppState;
+
+mod clients;
+mod domains;
+pub(crate) mod error;
+mod pools;
+mod resource_servers;
+pub(crate) mod sigv4;
+mod validate;
+
+use error::AdminError;
+
+const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// The operations this server implements.
+const OPERATIONS: &[&str] = &[
+    "CreateUserPool",
+    "DescribeUserPool",
+    "ListUserPools",
+    "DeleteUserPool",
+    "CreateUserPoolClient",
+    "DescribeUserPoolClient",
+    "UpdateUserPoolClient",
+    "ListUserPoolClients",
+    "DeleteUserPoolClient",
+    "CreateResourceServer",
+    "DescribeResourceServer",
+    "UpdateResourceServer",
+    "ListResourceServers",
+    "DeleteResourceServer",
+    "CreateUserPoolDomain",
+    "DescribeUserPoolDomain",
+    "DeleteUserPoolDomain",
+];
+
+/// `POST /`.
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = crate::ids::uuid_v4().unwrap_or_default();
+    let (operation, result) =
+        match authenticate_and_parse(&state, &method, &uri, &headers, body).await {
+            Ok((operation, body)) => {
+                let result = dispatch(&state, operation, &body).await;
+                (operation, result)
+            }
+            Err((operation, error)) => (operation, Err(error)),
+        };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(error) => error.kind,
+    };
+    metrics::counter!(
+        "authorization_server_admin_requests_total",
+        "operation" => operation,
+        "outcome" => outcome,
+    )
+    .increment(1);
+    let mut response = match result {
+        Ok(value) => (StatusCode::OK, value.to_string()).into_response(),
+        Err(error) => {
+            tracing::info!(operation, exception = error.kind, message = %error.message, "admin request refused");
+            let body = serde_json::json!({"__type": error.kind, "message": error.message});
+            let mut response = (error.status, body.to_string()).into_response();
+            if let Ok(value) = HeaderValue::from_str(error.kind) {
+                response.headers_mut().insert("x-amzn-errortype", value);
+            }
+            response
+        }
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+type Refusal = (&'static str, AdminError);
+
+/// Reads the body, verifies the signature, and resolves the operation.
+async fn authenticate_and_parse(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(&'static str, bytes::Bytes), Refusal> {
+    let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            (
+                "unknown",
+                AdminError::serialization(format!(
+                    "the request body is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                )),
+            )
+        })?;
+    if let Some(credentials) = &state.config().admin_credentials {
+        sigv4::verify(
+            credentials,
+            &state.config().region,
+            state.clock().now(),
+            method,
+            uri,
+            headers,
+            &body,
+        )
+        .map_err(|e| ("unknown", e))?;
+    }
+    let target = headers
+        .get("x-amz-target")
+        .ok_or_else(|| {
+            (
+                "unknown",
+                AdminError::unknown_operation(
+                    "missing X-Amz-Target header: expected AWSCognitoIdentityProviderService.<Operation>",
+                ),
+            )
+        })?
+        .to_str()
+        .unwrap_or_default();
+    let operation = target
+        .strip_prefix(TARGET_PREFIX)
+        .and_then(|op| OPERATIONS.iter().copied().find(|known| *known == op))
+        .ok_or_else(|| {
+            let shown: String = target.chars().take(128).collect();
+            (
+                "unknown",
+                AdminError::unknown_operation(format!(
+                    "unknown operation {shown:?}: this server implements {TARGET_PREFIX}{{{}}}",
+                    OPERATIONS.join(",")
+                )),
+            )
+        })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case(CONTENT_TYPE) {
+        let shown: String = content_type.chars().take(64).collect();
+        return Err((
+            operation,
+            AdminError::serialization(format!(
+                "unsupported content type {shown:?}: expected {CONTENT_TYPE}"
+            )),
+        ));
+    }
+    Ok((operation, body))
+}
+
+/// Runs one operation on a JSON body. Also used in-process by [`crate::test_util`].
+pub(crate) async fn dispatch(
+    state: &AppState,
+    operation: &str,
+    body: &[u8],
+) -> Result<Value, AdminError> {
+    match operation {
+        "CreateUserPool" => pools::create(state, body).await,
+        "DescribeUserPool" => pools::describe(state, body).await,
+        "ListUserPools" => pools::list(state, body).await,
+        "DeleteUserPool" => pools::delete(state, body).await,
+        "CreateUserPoolClient" => clients::create(state, body).await,
+        "DescribeUserPoolClient" => clients::describe(state, body).await,
+        "UpdateUserPoolClient" => clients::update(state, body).await,
+        "ListUserPoolClients" => clients::list(state, body).await,
+        "DeleteUserPoolClient" => clients::delete(state, body).await,
+        "CreateResourceServer" => resource_servers::create(state, body).await,
+        "DescribeResourceServer" => resource_servers::describe(state, body).await,
+        "UpdateResourceServer" => resource_servers::update(state, body).await,
+        "ListResourceServers" => resource_servers::list(state, body).await,
+        "DeleteResourceServer" => resource_servers::delete(state, body).await,
+        "CreateUserPoolDomain" => domains::create(state, body).await,
+        "DescribeUserPoolDomain" => domains::describe(state, body).await,
+        "DeleteUserPoolDomain" => domains::delete(state, body).await,
+        other => Err(AdminError::unknown_operation(format!(
+            "unknown operation {other:?}"
+        ))),
+    }
+}

@@ -1,0 +1,389 @@
+//! `POST /oauth2/token`: the client-credentials grant as Cognito serves it (cognito-compat §2).
+//!
+//! Decisions where Cognito's behaviour is unconfirmed (documented here and in the README):
+//! - `invalid_client` is **401 with `WWW-Authenticate: Basic`** when the client used the
+//!   `Authorization` header (RFC 6749 §5.2 requires it), **400** when the credentials came in
+//!   the body (Cognito's documented status); every other error is 400, internal errors 500.
+//! - A requested scope the client is not allowed → `invalid_scope` (nothing is issued).
+//!   Allowed scopes whose resource server or scope was since deleted are inactive: they are
+//!   left out of the token, as Cognito does; if nothing active remains → `invalid_scope`.
+//! - A client without `client_credentials` in its OAuth flows → `unauthorized_client`.
+//! - A pool without a domain has no token endpoint in Cognito → `unauthorized_client` with a
+//!   description saying to create a domain.
+//! - A parameter sent twice, credentials sent both in the header and the body, or a body
+//!   `client_id` that differs from the header's → `invalid_request`.
+//! - Unknown parameters (e.g. `aws_client_metadata`) are ignored (RFC 6749 §3.2).
+
+use std::collections::HashSet;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use oauth_proto::{
+    AccessTokenClaims, ClientId, ErrorCode, ErrorResponse, Scope, Scopes, TokenResponse, TokenType,
+    TokenUse,
+};
+
+use crate::AppState;
+use crate::error::StoreError;
+
+/// Compared against when the client is unknown, so that an unknown client id and a wrong
+/// secret take the same time.
+const DUMMY_SECRET: &str = "0000000000000000000000000000000000000000000000000000";
+
+struct Refusal {
+    code: ErrorCode,
+    description: String,
+    status: StatusCode,
+    /// The client used HTTP Basic: answer 401 with `WWW-Authenticate: Basic`.
+    basic: bool,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            status: StatusCode::BAD_REQUEST,
+            basic: false,
+        }
+    }
+
+    fn client(basic: bool, description: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::InvalidClient,
+            description: description.into(),
+            status: if basic {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            basic,
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "token request failed in the store");
+        Self {
+            code: ErrorCode::Other("server_error".to_owned()),
+            description: "internal error".to_owned(),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            basic: false,
+        }
+    }
+}
+
+/// `POST /oauth2/token`.
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut response = match issue(&state, &headers, body).await {
+        Ok(token) => {
+            metrics::counter!("authorization_server_tokens_issued_total").increment(1);
+            let body = serde_json::to_string(&token).unwrap_or_default();
+            (StatusCode::OK, body).into_response()
+        }
+        Err(refusal) => {
+            metrics::counter!(
+                "authorization_server_token_requests_refused_total",
+                "error" => refusal.code.as_str().to_owned(),
+            )
+            .increment(1);
+            tracing::info!(error = %refusal.code, description = %refusal.description, "token request refused");
+            let body =
+                serde_json::to_string(&ErrorResponse::new(refusal.code, refusal.description))
+                    .unwrap_or_default();
+            let mut response = (refusal.status, body).into_response();
+            if refusal.basic {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"oauth2/token\""),
+                );
+            }
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if let Some(value) = crate::ids::uuid_v4()
+        .ok()
+        .and_then(|id| HeaderValue::from_str(&id).ok())
+    {
+        headers.insert("x-amz-cognito-request-id", value);
+    }
+    response
+}
+
+/// The form, with each parameter at most once.
+fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Refusal> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
+        Refusal::new(
+            ErrorCode::InvalidRequest,
+            format!("malformed form body: {e}"),
+        )
+    })?;
+    let mut seen = HashSet::new();
+    if let Some((name, _)) = pairs.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+        let name: String = name.chars().take(64).collect();
+        return Err(Refusal::new(
+            ErrorCode::InvalidRequest,
+            format!("parameter {name:?} is repeated"),
+        ));
+    }
+    Ok(pairs)
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Who the client says it is: `(client_id, secret, used_basic)`.
+fn credentials(
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<(String, String, bool), Refusal> {
+    let body_id = param(pairs, "client_id");
+    let body_secret = param(pairs, "client_secret");
+    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        let value = authorization.to_str().unwrap_or_default();
+        let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(Refusal::new(
+                ErrorCode::InvalidRequest,
+                "unsupported Authorization scheme: use Basic (client_secret_basic) or send \
+                 client_id and client_secret in the body (client_secret_post)",
+            ));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                Refusal::client(
+                    true,
+                    "malformed Basic credentials: expected base64 of client_id:client_secret",
+                )
+            })?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+            Refusal::client(
+                true,
+                "malformed Basic credentials: expected base64 of client_id:client_secret",
+            )
+        })?;
+        if body_secret.is_some() {
+            return Err(Refusal::new(
+                ErrorCode::InvalidRequest,
+                "the client authenticated twice: send the secret either in the Authorization header or in the body, not both",
+            ));
+        }
+        if body_id.is_some_and(|body_id| body_id != id) {
+            return Err(Refusal::new(
+                ErrorCode::InvalidRequest,
+                "client_id in the body does not match the client id of the Authorization header",
+            ));
+        }
+        return Ok((id.to_owned(), secret.to_owned(), true));
+    }
+    match (body_id, body_secret) {
+        (Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned(), false)),
+        (None, _) => Err(Refusal::client(
+            false,
+            "no client authentication: send Authorization: Basic base64(client_id:client_secret) \
+             or client_id and client_secret in the body",
+        )),
+        (Some(_), None) => Err(Refusal::client(false, "client_secret is missing")),
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<TokenResponse, Refusal> {
+    let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            Refusal::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "the request body is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                ),
+            )
+        })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(Refusal::new(
+            ErrorCode::InvalidRequest,
+            "the content type must be application/x-www-form-urlencoded",
+        ));
+    }
+    let pairs = parse_form(&body)?;
+    match param(&pairs, "grant_type") {
+        None => {
+            return Err(Refusal::new(
+                ErrorCode::InvalidRequest,
+                "grant_type is missing",
+            ));
+        }
+        Some("client_credentials") => {}
+        Some(other) => {
+            let other: String = other.chars().take(64).collect();
+            return Err(Refusal::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant type {other:?} is not supported: this server issues client_credentials tokens only"
+                ),
+            ));
+        }
+    }
+    let (client_id, secret, basic) = credentials(headers, &pairs)?;
+    let client = match ClientId::parse(&client_id) {
+        Ok(_) => state.store().client(&client_id).await?,
+        Err(_) => None,
+    };
+    let authenticated = match &client {
+        Some(client) => client
+            .secret
+            .as_ref()
+            .is_some_and(|expected| expected.matches(&secret)),
+        None => {
+            let _ = oauth_proto::ClientSecret::new(DUMMY_SECRET).matches(&secret);
+            false
+        }
+    };
+    let Some(client) = client.filter(|_| authenticated) else {
+        return Err(Refusal::client(
+            basic,
+            "unknown client or wrong client secret",
+        ));
+    };
+    if !client.settings.allows_client_credentials() {
+        return Err(Refusal::new(
+            ErrorCode::UnauthorizedClient,
+            "the client is not allowed the client_credentials grant (AllowedOAuthFlows)",
+        ));
+    }
+    if state
+        .store()
+        .domain_of_pool(&client.pool_id)
+        .await?
+        .is_none()
+    {
+        return Err(Refusal::new(
+            ErrorCode::UnauthorizedClient,
+            format!(
+                "user pool {} has no domain, so it has no token endpoint: create one with CreateUserPoolDomain",
+                client.pool_id
+            ),
+        ));
+    }
+
+    let allowed: Vec<Scope> = client
+        .settings
+        .allowed_oauth_scopes
+        .iter()
+        .flatten()
+        .filter_map(|s| Scope::parse(s).ok())
+        .collect();
+    let requested: Option<Scopes> = match param(&pairs, "scope").map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.parse()
+                .map_err(|e| Refusal::new(ErrorCode::InvalidScope, format!("{e}")))?,
+        ),
+    };
+    let wanted: Vec<Scope> = match &requested {
+        None => allowed,
+        Some(requested) => {
+            if let Some(denied) = requested.iter().find(|s| !allowed.contains(s)) {
+                return Err(Refusal::new(
+                    ErrorCode::InvalidScope,
+                    format!("scope {denied} is not allowed for this client"),
+                ));
+            }
+            requested.iter().cloned().collect()
+        }
+    };
+    let active = active_scopes(state, &client.pool_id).await?;
+    let granted: Scopes = wanted
+        .into_iter()
+        .filter(|s| active.contains(s.as_str()))
+        .collect();
+    if granted.is_empty() {
+        return Err(Refusal::new(
+            ErrorCode::InvalidScope,
+            "none of the scopes is active: their resource servers or scopes no longer exist",
+        ));
+    }
+
+    let record = state
+        .store()
+        .signing_keys(&client.pool_id)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            StoreError::Internal(format!("user pool {} has no signing key", client.pool_id))
+        })?;
+    let key = state.keys().get(&record)?;
+    let now = state.clock().unix_seconds();
+    let lifetime = client.settings.access_token_seconds();
+    let claims = AccessTokenClaims {
+        sub: client.client_id.clone(),
+        token_use: TokenUse::Access,
+        scope: granted,
+        auth_time: now,
+        iss: format!("{}/{}", state.config().public_url, client.pool_id),
+        exp: now + u64::try_from(lifetime).unwrap_or(3600),
+        iat: now,
+        version: 2,
+        jti: crate::ids::uuid_v4()?,
+        client_id: ClientId::parse(&client.client_id)
+            .map_err(|e| StoreError::Internal(format!("stored client id: {e}")))?,
+    };
+    Ok(TokenResponse {
+        access_token: key.sign_jwt(&claims)?,
+        expires_in: lifetime,
+        token_type: TokenType::Bearer,
+    })
+}
+
+/// The pool's existing `<identifier>/<scope-name>` scopes.
+async fn active_scopes(state: &AppState, pool_id: &str) -> Result<HashSet<String>, StoreError> {
+    let servers = state
+        .store()
+        .list_resource_servers(pool_id, None, 10_000)
+        .await?;
+    Ok(servers
+        .iter()
+        .flat_map(|s| {
+            s.scopes
+                .iter()
+                .map(move |scope| format!("{}/{}", s.identifier, scope.scope_name))
+        })
+        .collect())
+}
