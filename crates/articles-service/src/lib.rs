@@ -1,1 +1,215 @@
-//! The client service: the articles API, calling user-schedule-service with its own token.
+//! articles-service: the company's articles API, and the OAuth 2.0 *client* of the s2s
+//! scenario. Two of its routes call user-schedule-service with this service's own
+//! client-credentials access token.
+//!
+//! PHASE1-DOCS
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use oauth_proto::time::Clock;
+use time::OffsetDateTime;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub mod domain;
+mod error;
+mod openapi;
+mod routes;
+mod schedule;
+pub mod store;
+mod tokens;
+
+pub use error::Error;
+use error::ApiError;
+use schedule::ScheduleClient;
+use tokens::Tokens;
+
+/// The service's configuration. Build it with [`Config::new`] and change fields as needed.
+#[derive(Clone)]
+pub struct Config {
+    /// Base URL of user-schedule-service, e.g. `http://127.0.0.1:8082`. Required.
+    pub schedules_url: String,
+    /// The Prometheus recorder's handle, rendered by `/metrics`. Default `None` (only this
+    /// service's own token count is served).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// How long a call to user-schedule-service may take, token fetch included, before the
+    /// request fails with 504. Default 5 s.
+    pub upstream_timeout: Duration,
+    /// How long connecting to user-schedule-service may take. Default 2 s.
+    pub connect_timeout: Duration,
+    /// `GET /articles/{id}/author-schedule` covers `publish_at` ± this. Default 7 days.
+    pub schedule_window: Duration,
+    /// Without a `publish_at`, `author-schedule` covers now to now + this. Default 14 days.
+    pub schedule_lookahead: Duration,
+    /// Length of the publication event booked by `POST /articles/{id}/publication`.
+    /// Default 30 minutes.
+    pub publication_length: Duration,
+    /// Largest request body accepted, in bytes. Default 1 MiB.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// A configuration with every default, calling user-schedule-service at `schedules_url`.
+    pub fn new(schedules_url: impl Into<String>) -> Self {
+        Self {
+            schedules_url: schedules_url.into(),
+            metrics: None,
+            upstream_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            schedule_window: Duration::from_secs(7 * 24 * 3600),
+            schedule_lookahead: Duration::from_secs(14 * 24 * 3600),
+            publication_length: Duration::from_secs(30 * 60),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("schedules_url", &self.schedules_url)
+            .field("metrics", &self.metrics.is_some())
+            .field("upstream_timeout", &self.upstream_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("schedule_window", &self.schedule_window)
+            .field("schedule_lookahead", &self.schedule_lookahead)
+            .field("publication_length", &self.publication_length)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn store::ArticleStore>,
+    pub(crate) schedules: ScheduleClient,
+    pub(crate) tokens: Arc<dyn Tokens>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.inner.config)
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state from its parts: `http` is the client that attaches tokens, `tokens` the
+    /// source of readiness and token counts.
+    pub(crate) fn from_parts(
+        config: Config,
+        store: Arc<dyn store::ArticleStore>,
+        http: reqwest_middleware::ClientWithMiddleware,
+        tokens: Arc<dyn Tokens>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let base = schedules_url(&config.schedules_url)?;
+        let schedules = ScheduleClient::new(http, base, config.upstream_timeout, tokens::classify);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                schedules,
+                tokens,
+                clock,
+            }),
+        })
+    }
+
+    /// Now, from the injected clock, with the precision the stores keep.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        domain::timestamp(self.inner.clock.now())
+    }
+}
+
+/// Checks the user-schedule-service base URL: absolute `http` or `https`, with a host.
+fn schedules_url(raw: &str) -> Result<reqwest::Url, Error> {
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| Error::Config(format!("schedules_url {raw:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::Config(format!(
+            "schedules_url {raw:?} must be an http or https URL with a host"
+        )));
+    }
+    Ok(url)
+}
+
+/// The HTTP client of the schedule calls, before the token middleware is added.
+pub(crate) fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        // A redirect could carry the bearer token to another host: never follow one.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(Error::HttpClient)
+}
+
+/// The service's routes with request ids, tracing, metrics and error logging.
+pub fn router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let body_limit = state.inner.config.max_body_bytes;
+    Router::new()
+        .merge(routes::articles::router())
+        .merge(routes::publication::router())
+        .merge(routes::ops::router())
+        .route_layer(axum::middleware::from_fn(routes::ops::track_metrics))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                }))
+                .layer(PropagateRequestIdLayer::new(x_request_id))
+                .layer(axum::middleware::from_fn(error::log_errors))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
+/// flight (graceful shutdown). The caller binds the listener (port 0 in tests).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "articles-service listening");
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests;

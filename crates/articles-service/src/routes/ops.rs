@@ -1,0 +1,114 @@
+//! Operations: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, and the request
+//! metrics middleware.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(get_health))
+        .route("/readyz", get(get_readiness))
+        .route("/metrics", get(get_metrics))
+        .route("/openapi.json", get(get_openapi))
+}
+
+/// The body of `/healthz` and `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// `ok` or `ready`.
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
+pub(crate) async fn get_health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers and an access token can be had. The token comes from
+/// the provider's cache while it is fresh, so probes do not call the token endpoint.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "Not ready, and why", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn get_readiness(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state
+        .inner
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::NotReady(format!("the database does not answer: {e}")))?;
+    state
+        .inner
+        .tokens
+        .check()
+        .await
+        .map_err(|e| ApiError::NotReady(format!("no access token can be had: {e}")))?;
+    Ok(Json(Health { status: "ready" }))
+}
+
+/// Prometheus metrics: what the installed recorder holds (nothing when the service was
+/// built without a handle), plus the count of token requests this service made.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub(crate) async fn get_metrics(State(state): State<AppState>) -> Response {
+    let mut body = state
+        .inner
+        .config
+        .metrics
+        .as_ref()
+        .map(|handle| handle.render())
+        .unwrap_or_default();
+    if !body.is_empty() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    body.push_str(&format!(
+        "# HELP articles_service_token_requests_total Requests this service made to the token endpoint.\n\
+         # TYPE articles_service_token_requests_total counter\n\
+         articles_service_token_requests_total {}\n",
+        state.inner.tokens.requests_made()
+    ));
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// This API's OpenAPI 3.1 description.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub(crate) async fn get_openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::ApiDoc::openapi())
+}
+
+/// Counts and times every routed request, labelled with the route template (never the raw
+/// path, which would make one series per article).
+pub(crate) async fn track_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
