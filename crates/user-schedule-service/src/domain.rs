@@ -313,6 +313,9 @@ impl EventDraft {
         {
             errors.push(FieldError::new("ends_at", "must be after starts_at"));
         }
+        // Report in the order of the document, whatever check found the problem.
+        let order = ["body", "title", "starts_at", "ends_at", "notes"];
+        errors.sort_by_key(|e| order.iter().position(|f| *f == e.field));
         match (title, starts_at, ends_at) {
             (Some(title), Some(starts_at), Some(ends_at)) if errors.is_empty() => Ok(Self {
                 title,

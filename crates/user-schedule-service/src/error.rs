@@ -28,6 +28,9 @@ pub enum ApiError {
     /// A well-formed body whose values are invalid (422).
     #[error("invalid event: {}", list(.0))]
     Invalid(Vec<FieldError>),
+    /// The body is larger than the configured limit (413).
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
     /// The body is not `application/json` (415).
     #[error("unsupported content type: expected application/json")]
     UnsupportedMediaType,
@@ -133,6 +136,11 @@ impl IntoResponse for ApiError {
                 format!("the event is invalid: {}", list(&errors)),
             )
             .with_errors(errors),
+            Self::PayloadTooLarge(limit) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "about:blank",
+                format!("the body is larger than the limit of {limit} bytes"),
+            ),
             Self::UnsupportedMediaType => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "about:blank",

@@ -149,13 +149,15 @@ fn event_from_path(
 
 /// Turns a JSON body into a draft: 415 without a JSON content type, 413 when too large,
 /// 400 when it is not a JSON object, 422 naming every invalid field.
-fn draft_from_body(body: Result<Json<serde_json::Value>, JsonRejection>) -> Result<EventDraft, ApiError> {
+fn draft_from_body(
+    state: &AppState,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<EventDraft, ApiError> {
     let Json(value) = body.map_err(|rejection| match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::BadRequest {
-            detail: "the body is too large".to_owned(),
-            errors: Vec::new(),
-        },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(state.config().body_limit)
+        }
         other => ApiError::BadRequest {
             detail: format!("the body is not valid JSON: {}", other.body_text()),
             errors: vec![FieldError::new("body", "must be a JSON object")],
@@ -360,7 +362,7 @@ pub(crate) async fn create_event(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let user = user_from_path(path)?;
-    let draft = draft_from_body(body)?;
+    let draft = draft_from_body(&state, body)?;
     let now = state.now()?;
     let event = Event {
         id: state.new_event_id()?,
@@ -431,7 +433,7 @@ pub(crate) async fn replace_event(
 ) -> Result<Response, ApiError> {
     let (user, id) = event_from_path(path)?;
     let accepted = if_match(&headers)?;
-    let draft = draft_from_body(body)?;
+    let draft = draft_from_body(&state, body)?;
     let expected = expected_version(&state, &user, id, accepted).await?;
     let now = state.now()?;
     let event = state

@@ -1,0 +1,8 @@
+//! The one integration test binary of user-schedule-service.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unreachable_pub)]
+
+mod helpers;
+
+mod crud;
+mod ops;
+mod store;

@@ -1,0 +1,147 @@
+//! Health, readiness, metrics, OpenAPI, request ids and serving on a real socket.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::http::{Method, StatusCode};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use user_schedule_service::{AppState, Config, store};
+
+use crate::helpers::{TestApp, event_body};
+
+#[tokio::test]
+async fn healthz_and_readyz() {
+    let app = TestApp::spawn().await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["status"], "ok");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_or_echoed() {
+    let app = TestApp::spawn().await;
+    let generated = app.get("/healthz").await;
+    let id = generated.header("x-request-id").unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let mut request = app.request(Method::GET, "/healthz", None);
+    request
+        .headers_mut()
+        .insert("x-request-id", "caller-chosen-42".parse().unwrap());
+    let echoed = app.send(request).await;
+    assert_eq!(echoed.header("x-request-id"), Some("caller-chosen-42"));
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc.body["paths"].as_object().unwrap();
+    for path in [
+        "/users/{user_id}/schedule",
+        "/users/{user_id}/schedule/events",
+        "/users/{user_id}/schedule/events/{event_id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    let put = &paths["/users/{user_id}/schedule/events/{event_id}"]["put"];
+    assert_eq!(
+        put["security"][0]["bearer"][0],
+        "user-schedule-service/schedule.update"
+    );
+    assert!(put["responses"]["412"].is_object());
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap())
+        .clone()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let handle = prometheus();
+    let store = store::connect("sqlite::memory:").await.unwrap();
+    let config = Config {
+        metrics: Some(handle),
+        ..Config::default()
+    };
+    let app = TestApp::with_state(AppState::new(
+        config,
+        store,
+        TestApp::verifier_for_tests().await,
+        Arc::new(oauth_proto::time::SystemClock),
+    ))
+    .await;
+    app.create_event("metrics-user", &event_body("x", 1)).await;
+    app.list_schedule("metrics-user", "").await;
+    app.list_schedule("metrics-unknown", "").await;
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.text;
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total")
+            && l.contains("route=\"/users/{user_id}/schedule\"")
+            && l.contains("method=\"GET\"")
+            && l.contains("status=\"404\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_without_a_handle_is_empty() {
+    let app = TestApp::spawn().await;
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert_eq!(metrics.text, "");
+}
+
+#[tokio::test]
+async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
+    let app = TestApp::spawn().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(user_schedule_service::serve(
+        listener,
+        app.router.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert!(
+        client
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the listener is closed after shutdown"
+    );
+}
