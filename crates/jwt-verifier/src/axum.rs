@@ -1,0 +1,510 @@
+//! axum/tower integration (feature `axum`): a layer that verifies the bearer token, the
+//! [`Claims`] extractor, and per-route scope requirements, answering per RFC 6750 §3.
+//!
+//! | Situation | Status | `WWW-Authenticate` |
+//! | --- | --- | --- |
+//! | no `Authorization` header, or another scheme | 401 | `Bearer` (no error code) |
+//! | malformed `Authorization` header | 400 | `Bearer error="invalid_request", …` |
+//! | the token fails a check | 401 | `Bearer error="invalid_token", error_description="…"` |
+//! | a required scope is missing | 403 | `Bearer error="insufficient_scope", scope="…"` |
+//! | the JWKS cannot be fetched and no key is cached | 503 | none |
+//!
+//! Bodies are RFC 9457 `application/problem+json`. The `error_description` is a fixed
+//! text per failed check: it never contains the token or a value taken from it.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_verifier::Claims;
+//! use jwt_verifier::axum::{JwtAuthLayer, RequireScopeLayer};
+//!
+//! async fn read_schedule(claims: Claims) -> String {
+//!     format!("hello {}", claims.client_id())
+//! }
+//!
+//! fn router(verifier: jwt_verifier::Verifier) -> Router {
+//!     Router::new()
+//!         .route("/schedule", get(read_schedule))
+//!         // Per route: runs after JwtAuthLayer, which is the outer layer.
+//!         .route_layer(RequireScopeLayer::all_of(["user-schedule-service/schedule.read"]))
+//!         .layer(JwtAuthLayer::new(verifier))
+//! }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+
+use crate::{Claims, ScopePolicy, Verifier, VerifyError};
+
+// === impl JwtAuthLayer ===
+
+/// Verifies the `Authorization: Bearer` token of every request and puts the [`Claims`]
+/// in the request extensions; refuses the request otherwise (see the module docs).
+#[derive(Clone, Debug)]
+pub struct JwtAuthLayer {
+    verifier: Verifier,
+    realm: Option<Arc<str>>,
+}
+
+impl JwtAuthLayer {
+    /// A layer that verifies with `verifier`.
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            verifier,
+            realm: None,
+        }
+    }
+
+    /// Adds `realm="…"` to every challenge. Default: no realm.
+    #[must_use]
+    pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
+        self.realm = Some(quoted_safe(realm.as_ref()).into());
+        self
+    }
+}
+
+impl<S> Layer<S> for JwtAuthLayer {
+    type Service = JwtAuth<S>;
+    fn layer(&self, inner: S) -> JwtAuth<S> {
+        JwtAuth {
+            inner,
+            verifier: self.verifier.clone(),
+            realm: self.realm.clone(),
+        }
+    }
+}
+
+/// The service made by [`JwtAuthLayer`].
+#[derive(Clone, Debug)]
+pub struct JwtAuth<S> {
+    inner: S,
+    verifier: Verifier,
+    realm: Option<Arc<str>>,
+}
+
+impl<S> JwtAuth<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for JwtAuth<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // The clone is not ready; the ready one (`self.inner`) serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        let realm = self.realm.clone();
+        ResponseFuture::new(async move {
+            let verified = match bearer_token(request.headers()) {
+                Ok(token) => verifier.verify(token).await.map_err(Rejection::Verify),
+                Err(e) => Err(e),
+            };
+            match verified {
+                Ok(claims) => {
+                    request.extensions_mut().insert(claims);
+                    inner.call(request).await
+                }
+                Err(kind) => Ok(AuthRejection { kind, realm }.into_response()),
+            }
+        })
+    }
+}
+
+// === impl RequireScopeLayer ===
+
+/// Requires scopes on a route (use with `Router::route_layer`, inside [`JwtAuthLayer`]).
+/// A request without verified claims gets 401; one without the scopes gets 403
+/// `insufficient_scope` with `scope="…"`.
+#[derive(Clone, Debug)]
+pub struct RequireScopeLayer {
+    policy: Arc<ScopePolicy>,
+}
+
+impl RequireScopeLayer {
+    /// Requires every scope of `scopes`, compared whole.
+    pub fn all_of<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(ScopePolicy::all_of(scopes))
+    }
+
+    /// Requires at least one scope of `scopes`, compared whole.
+    pub fn any_of<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(ScopePolicy::any_of(scopes))
+    }
+
+    /// Requires `policy`.
+    pub fn new(policy: ScopePolicy) -> Self {
+        Self {
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S> Layer<S> for RequireScopeLayer {
+    type Service = RequireScope<S>;
+    fn layer(&self, inner: S) -> RequireScope<S> {
+        RequireScope {
+            inner,
+            policy: Arc::clone(&self.policy),
+        }
+    }
+}
+
+/// The service made by [`RequireScopeLayer`].
+#[derive(Clone, Debug)]
+pub struct RequireScope<S> {
+    inner: S,
+    policy: Arc<ScopePolicy>,
+}
+
+impl<S> RequireScope<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for RequireScope<S>
+where
+    S: Service<Request<B>, Response = Response> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let checked = match request.extensions().get::<Claims>() {
+            None => Err(Rejection::MissingToken),
+            Some(claims) => self.policy.check(claims).map_err(|e| {
+                metrics::counter!("jwt_verifier_rejections_total", "reason" => e.reason())
+                    .increment(1);
+                Rejection::Verify(e)
+            }),
+        };
+        match checked {
+            Ok(()) => ResponseFuture::new(self.inner.call(request)),
+            Err(kind) => {
+                let response = AuthRejection { kind, realm: None }.into_response();
+                ResponseFuture::new(async move { Ok(response) })
+            }
+        }
+    }
+}
+
+// === impl ResponseFuture ===
+
+/// The response future of [`JwtAuth`] and [`RequireScope`].
+pub struct ResponseFuture<E> {
+    inner: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>,
+}
+
+impl<E> ResponseFuture<E> {
+    fn new(future: impl Future<Output = Result<Response, E>> + Send + 'static) -> Self {
+        Self {
+            inner: Box::pin(future),
+        }
+    }
+}
+
+impl<E> Future for ResponseFuture<E> {
+    type Output = Result<Response, E>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<E> fmt::Debug for ResponseFuture<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+// === impl Claims extractor ===
+
+impl<S: Send + Sync> FromRequestParts<S> for Claims {
+    type Rejection = AuthRejection;
+
+    /// Takes the claims [`JwtAuthLayer`] verified. Without the layer every request is
+    /// refused with 401 (fail closed).
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AuthRejection> {
+        parts
+            .extensions
+            .get::<Claims>()
+            .cloned()
+            .ok_or(AuthRejection {
+                kind: Rejection::MissingToken,
+                realm: None,
+            })
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Claims>().cloned())
+    }
+}
+
+// === impl AuthRejection ===
+
+/// An RFC 6750 refusal: status, `WWW-Authenticate` challenge and a problem+json body.
+#[derive(Debug)]
+pub struct AuthRejection {
+    kind: Rejection,
+    realm: Option<Arc<str>>,
+}
+
+#[derive(Debug)]
+enum Rejection {
+    MissingToken,
+    InvalidRequest(&'static str),
+    Verify(VerifyError),
+}
+
+impl AuthRejection {
+    /// The HTTP status this rejection answers with.
+    pub fn status(&self) -> StatusCode {
+        match &self.kind {
+            Rejection::MissingToken => StatusCode::UNAUTHORIZED,
+            Rejection::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Rejection::Verify(VerifyError::InsufficientScope { .. }) => StatusCode::FORBIDDEN,
+            Rejection::Verify(VerifyError::JwksUnavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::Verify(_) => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The verification error behind this rejection, if a token was checked.
+    pub fn verify_error(&self) -> Option<&VerifyError> {
+        match &self.kind {
+            Rejection::Verify(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn challenge(&self) -> Option<String> {
+        let mut challenge = String::from("Bearer");
+        let mut sep = " ";
+        if let Some(realm) = &self.realm {
+            challenge.push_str(&format!("{sep}realm=\"{realm}\""));
+            sep = ", ";
+        }
+        let (error, description, scope) = match &self.kind {
+            Rejection::MissingToken => return Some(challenge),
+            Rejection::InvalidRequest(d) => ("invalid_request", *d, None),
+            Rejection::Verify(VerifyError::JwksUnavailable(_)) => return None,
+            Rejection::Verify(e @ VerifyError::InsufficientScope { required, .. }) => {
+                ("insufficient_scope", e.description(), Some(required.as_str()))
+            }
+            Rejection::Verify(e) => ("invalid_token", e.description(), None),
+        };
+        challenge.push_str(&format!(
+            "{sep}error=\"{error}\", error_description=\"{description}\""
+        ));
+        if let Some(scope) = scope {
+            challenge.push_str(&format!(", scope=\"{}\"", quoted_safe(scope)));
+        }
+        Some(challenge)
+    }
+
+    fn detail(&self) -> &'static str {
+        match &self.kind {
+            Rejection::MissingToken => "a bearer token is required",
+            Rejection::InvalidRequest(d) => d,
+            Rejection::Verify(e) => e.description(),
+        }
+    }
+}
+
+impl From<VerifyError> for AuthRejection {
+    fn from(e: VerifyError) -> Self {
+        Self {
+            kind: Rejection::Verify(e),
+            realm: None,
+        }
+    }
+}
+
+impl fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.detail())
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match &self.kind {
+            Rejection::MissingToken => {
+                metrics::counter!("jwt_verifier_rejections_total", "reason" => "missing_token")
+                    .increment(1);
+            }
+            Rejection::InvalidRequest(_) => {
+                metrics::counter!("jwt_verifier_rejections_total", "reason" => "invalid_request")
+                    .increment(1);
+            }
+            // Counted where the token was verified.
+            Rejection::Verify(_) => {}
+        }
+        let status = self.status();
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.detail(),
+        });
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(challenge) = self.challenge()
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// The bearer token of `Authorization: Bearer <token>` (RFC 6750 §2.1).
+fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(Rejection::MissingToken);
+    };
+    if values.next().is_some() {
+        return Err(Rejection::InvalidRequest(
+            "more than one Authorization header",
+        ));
+    }
+    let value = value.to_str().map_err(|_| {
+        Rejection::InvalidRequest("the Authorization header is not visible ASCII")
+    })?;
+    let (scheme, token) = match value.split_once(' ') {
+        Some((scheme, rest)) => (scheme, rest.trim_matches(' ')),
+        None => (value, ""),
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Credentials for another scheme are no bearer token at all (RFC 6750 §3.1).
+        return Err(Rejection::MissingToken);
+    }
+    if token.is_empty() {
+        return Err(Rejection::InvalidRequest("the bearer token is empty"));
+    }
+    let body = token.trim_end_matches('=');
+    if !body.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    }) || body.is_empty()
+    {
+        return Err(Rejection::InvalidRequest(
+            "the bearer token has characters outside b64token",
+        ));
+    }
+    Ok(token)
+}
+
+/// Keeps only characters that need no escaping inside an HTTP quoted-string.
+fn quoted_safe(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            ' ' | '!' | '#'..='[' | ']'..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn parses_bearer_headers() {
+        assert_eq!(bearer_token(&headers(&["Bearer a.b.c"])).unwrap(), "a.b.c");
+        assert_eq!(bearer_token(&headers(&["bearer  a.b.c "])).unwrap(), "a.b.c");
+        assert!(matches!(bearer_token(&headers(&[])), Err(Rejection::MissingToken)));
+        assert!(matches!(
+            bearer_token(&headers(&["Basic dXNlcjpwYXNz"])),
+            Err(Rejection::MissingToken)
+        ));
+        for bad in ["Bearer", "Bearer ", "Bearer a b", "Bearer a\"b", "Bearer ==="] {
+            assert!(
+                matches!(bearer_token(&headers(&[bad])), Err(Rejection::InvalidRequest(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            bearer_token(&headers(&["Bearer a", "Bearer b"])),
+            Err(Rejection::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn quoted_safe_drops_quotes_and_backslashes() {
+        assert_eq!(quoted_safe("a\"b\\c d/e"), "a?b?c d/e");
+    }
+}

@@ -1,0 +1,436 @@
+//! Verified claims, the claim checks that run after the signature, and scope policies.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use oauth_proto::{AccessTokenClaims, ClientId, Scopes, TokenUse};
+use serde_json::Value;
+
+use crate::VerifyError;
+use crate::token::RawClaims;
+
+/// The claims of a verified Cognito access token.
+///
+/// Dereferences to [`oauth_proto::AccessTokenClaims`]; cloning is cheap (an `Arc`).
+/// With the `axum` feature this is also an extractor (see the crate docs).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Claims(Arc<AccessTokenClaims>);
+
+impl Claims {
+    /// The app client the token was issued to (`client_id`).
+    pub fn client_id(&self) -> &ClientId {
+        &self.0.client_id
+    }
+
+    /// The granted scopes (`scope`).
+    pub fn scopes(&self) -> &Scopes {
+        &self.0.scope
+    }
+
+    /// Whether the token carries `scope`, compared whole: `a/read` does not match
+    /// `a/read-all`, `a/rea` or `b/read`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.scope.iter().any(|s| s.as_str() == scope)
+    }
+
+    /// The verified claims.
+    pub fn access_token_claims(&self) -> &AccessTokenClaims {
+        &self.0
+    }
+
+    /// Takes the claims out (clones them if this `Claims` is shared).
+    pub fn into_inner(self) -> AccessTokenClaims {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl Deref for Claims {
+    type Target = AccessTokenClaims;
+    fn deref(&self) -> &AccessTokenClaims {
+        &self.0
+    }
+}
+
+impl From<AccessTokenClaims> for Claims {
+    fn from(claims: AccessTokenClaims) -> Self {
+        Self(Arc::new(claims))
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+/// Which scopes a request needs: all of a list, or any one of it.
+///
+/// Scopes are Cognito strings `<resource-server-identifier>/<scope-name>`, compared whole
+/// (the identifier may itself contain `/`, so no prefix or suffix matching is done).
+/// `all_of([])` always passes; `any_of([])` never does (fail closed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScopePolicy {
+    mode: Mode,
+    scopes: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    AllOf,
+    AnyOf,
+}
+
+impl ScopePolicy {
+    /// Requires every scope of `scopes`.
+    pub fn all_of<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            mode: Mode::AllOf,
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Requires at least one scope of `scopes`.
+    pub fn any_of<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            mode: Mode::AnyOf,
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// A policy that accepts any verified token (`all_of([])`).
+    pub fn none() -> Self {
+        Self::all_of(Vec::<String>::new())
+    }
+
+    /// Whether `granted` satisfies this policy.
+    pub fn is_satisfied_by(&self, granted: &Scopes) -> bool {
+        let has = |want: &String| granted.iter().any(|g| g.as_str() == want);
+        match self.mode {
+            Mode::AllOf => self.scopes.iter().all(has),
+            Mode::AnyOf => self.scopes.iter().any(has),
+        }
+    }
+
+    /// The required scopes, space-separated, as in an RFC 6750 `scope` attribute.
+    pub fn required(&self) -> String {
+        self.scopes.join(" ")
+    }
+
+    /// Checks `claims`, answering [`VerifyError::InsufficientScope`] on failure.
+    pub fn check(&self, claims: &Claims) -> Result<(), VerifyError> {
+        if self.is_satisfied_by(claims.scopes()) {
+            Ok(())
+        } else {
+            Err(VerifyError::InsufficientScope {
+                policy: self.to_string(),
+                required: self.required(),
+            })
+        }
+    }
+}
+
+impl Default for ScopePolicy {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl fmt::Display for ScopePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.mode {
+            Mode::AllOf => "all of",
+            Mode::AnyOf => "any of",
+        };
+        write!(f, "{mode} {:?}", self.required())
+    }
+}
+
+impl fmt::Debug for ScopePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScopePolicy({self})")
+    }
+}
+
+/// What the claim checks compare against.
+#[derive(Debug)]
+pub(crate) struct ClaimRules {
+    /// `None`: any client id is accepted (configured explicitly).
+    pub(crate) client_ids: Option<Vec<String>>,
+    pub(crate) leeway: u64,
+}
+
+/// Reads a NumericDate (RFC 7519 §2): a JSON number, possibly fractional, not negative.
+fn numeric_date(value: Option<&Value>, name: &'static str) -> Result<Option<u64>, VerifyError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let Value::Number(n) = value else {
+        return Err(VerifyError::InvalidClaim(name));
+    };
+    if let Some(u) = n.as_u64() {
+        return Ok(Some(u));
+    }
+    match n.as_f64() {
+        // Truncation is the point: NumericDate may carry fractions of a second.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(f) if f.is_finite() && f >= 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
+        _ => Err(VerifyError::InvalidClaim(name)),
+    }
+}
+
+fn string_claim(value: Option<Value>) -> Option<String> {
+    match value {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Runs every claim check, in order, on claims whose signature has verified, and
+/// builds the typed claims. `issuer` is the configured issuer whose key verified.
+pub(crate) fn validate(
+    raw: RawClaims,
+    issuer: &str,
+    rules: &ClaimRules,
+    now: u64,
+) -> Result<AccessTokenClaims, VerifyError> {
+    let leeway = rules.leeway;
+
+    let exp = numeric_date(raw.exp.as_ref(), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+    if now >= exp.saturating_add(leeway) {
+        return Err(VerifyError::Expired { exp, now, leeway });
+    }
+    if let Some(nbf) = numeric_date(raw.nbf.as_ref(), "nbf")?
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(VerifyError::NotYetValid { nbf, now });
+    }
+    let iat = numeric_date(raw.iat.as_ref(), "iat")?.ok_or(VerifyError::MissingClaim("iat"))?;
+    if iat > now.saturating_add(leeway) {
+        return Err(VerifyError::IssuedInFuture { iat, now });
+    }
+
+    // The issuer was chosen by this very claim before the signature check; comparing
+    // again keeps the check local and explicit.
+    match raw.iss.as_ref() {
+        Some(Value::String(iss)) if iss == issuer => {}
+        _ => return Err(VerifyError::InvalidIssuer),
+    }
+
+    match raw.token_use.as_ref() {
+        Some(Value::String(u)) if u == "access" => {}
+        Some(Value::String(u)) => return Err(VerifyError::InvalidTokenUse(VerifyError::clip(u))),
+        Some(_) => return Err(VerifyError::InvalidTokenUse("<not a string>".into())),
+        None => return Err(VerifyError::InvalidTokenUse("<missing>".into())),
+    }
+
+    let client_id = match raw.client_id {
+        Some(Value::String(id)) => id,
+        Some(_) => return Err(VerifyError::InvalidClientId("<not a string>".into())),
+        None => return Err(VerifyError::InvalidClientId("<missing>".into())),
+    };
+    if let Some(allowed) = &rules.client_ids
+        && !allowed.iter().any(|a| *a == client_id)
+    {
+        return Err(VerifyError::InvalidClientId(VerifyError::clip(&client_id)));
+    }
+    let client_id = ClientId::parse(&client_id)
+        .map_err(|_| VerifyError::InvalidClientId(VerifyError::clip(&client_id)))?;
+
+    // Cognito omits `scope` when none was granted; that is an empty list.
+    let scope: Scopes = match raw.scope {
+        None => Scopes::default(),
+        Some(Value::String(s)) => s.parse().map_err(|_| VerifyError::InvalidClaim("scope"))?,
+        Some(_) => return Err(VerifyError::InvalidClaim("scope")),
+    };
+
+    // Informational claims: checked for type, defaulted the way Cognito fills them.
+    let auth_time = numeric_date(raw.auth_time.as_ref(), "auth_time")?.unwrap_or(iat);
+    let version = match raw.version {
+        None => 2,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or(VerifyError::InvalidClaim("version"))?,
+        Some(_) => return Err(VerifyError::InvalidClaim("version")),
+    };
+    let sub = match raw.sub {
+        None => client_id.as_str().to_owned(),
+        v => string_claim(v).ok_or(VerifyError::InvalidClaim("sub"))?,
+    };
+    let jti = match raw.jti {
+        None => String::new(),
+        v => string_claim(v).ok_or(VerifyError::InvalidClaim("jti"))?,
+    };
+
+    Ok(AccessTokenClaims {
+        sub,
+        token_use: TokenUse::Access,
+        scope,
+        auth_time,
+        iss: issuer.to_owned(),
+        exp,
+        iat,
+        version,
+        jti,
+        client_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(v: Value) -> RawClaims {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            client_ids: Some(vec!["client1".into()]),
+            leeway: 60,
+        }
+    }
+
+    fn good() -> Value {
+        json!({
+            "sub": "client1", "token_use": "access", "scope": "rs/read rs/write",
+            "auth_time": 1000, "iss": "https://issuer", "exp": 2000, "iat": 1000,
+            "version": 2, "jti": "j", "client_id": "client1"
+        })
+    }
+
+    fn with(key: &str, value: Value) -> RawClaims {
+        let mut v = good();
+        v[key] = value;
+        raw(v)
+    }
+
+    fn without(key: &str) -> RawClaims {
+        let mut v = good();
+        v.as_object_mut().unwrap().remove(key);
+        raw(v)
+    }
+
+    #[test]
+    fn accepts_cognito_claims() {
+        let c = validate(raw(good()), "https://issuer", &rules(), 1500).unwrap();
+        assert_eq!(c.client_id.as_str(), "client1");
+        assert_eq!(c.scope.len(), 2);
+    }
+
+    #[test]
+    fn leeway_applies_to_exp_nbf_and_iat() {
+        let r = rules();
+        assert!(validate(raw(good()), "https://issuer", &r, 2059).is_ok());
+        assert!(matches!(
+            validate(raw(good()), "https://issuer", &r, 2060),
+            Err(VerifyError::Expired { exp: 2000, .. })
+        ));
+        assert!(validate(with("nbf", json!(1560)), "https://issuer", &r, 1500).is_ok());
+        assert!(matches!(
+            validate(with("nbf", json!(1561)), "https://issuer", &r, 1500),
+            Err(VerifyError::NotYetValid { nbf: 1561, .. })
+        ));
+        assert!(matches!(
+            validate(with("iat", json!(1561)), "https://issuer", &r, 1500),
+            Err(VerifyError::IssuedInFuture { iat: 1561, .. })
+        ));
+    }
+
+    #[test]
+    fn exp_must_be_a_present_number() {
+        let r = rules();
+        assert!(matches!(
+            validate(without("exp"), "https://issuer", &r, 1500),
+            Err(VerifyError::MissingClaim("exp"))
+        ));
+        // `null` reads as absent.
+        assert!(matches!(
+            validate(with("exp", json!(null)), "https://issuer", &r, 1500),
+            Err(VerifyError::MissingClaim("exp"))
+        ));
+        for bad in [json!("2000"), json!(-5), json!(true), json!([2000])] {
+            assert!(matches!(
+                validate(with("exp", bad.clone()), "https://issuer", &r, 1500),
+                Err(VerifyError::InvalidClaim("exp"))
+            ), "{bad}");
+        }
+        assert!(validate(with("exp", json!(2000.5)), "https://issuer", &r, 1500).is_ok());
+        assert!(matches!(
+            validate(with("nbf", json!("0")), "https://issuer", &r, 1500),
+            Err(VerifyError::InvalidClaim("nbf"))
+        ));
+    }
+
+    #[test]
+    fn token_use_client_id_and_issuer_are_checked() {
+        let r = rules();
+        assert!(matches!(
+            validate(with("token_use", json!("id")), "https://issuer", &r, 1500),
+            Err(VerifyError::InvalidTokenUse(u)) if u == "id"
+        ));
+        assert!(matches!(
+            validate(without("token_use"), "https://issuer", &r, 1500),
+            Err(VerifyError::InvalidTokenUse(_))
+        ));
+        assert!(matches!(
+            validate(with("client_id", json!("other")), "https://issuer", &r, 1500),
+            Err(VerifyError::InvalidClientId(c)) if c == "other"
+        ));
+        assert!(matches!(
+            validate(raw(good()), "https://other", &r, 1500),
+            Err(VerifyError::InvalidIssuer)
+        ));
+        let any = ClaimRules { client_ids: None, leeway: 0 };
+        assert!(validate(with("client_id", json!("other")), "https://issuer", &any, 1500).is_ok());
+        assert!(matches!(
+            validate(with("client_id", json!("bad id")), "https://issuer", &any, 1500),
+            Err(VerifyError::InvalidClientId(_))
+        ));
+    }
+
+    #[test]
+    fn scope_policy_compares_whole_strings() {
+        let claims: Claims = validate(
+            with("scope", json!("https://api.example.com/v1/schedule.read user-schedule-service/schedule.read")),
+            "https://issuer",
+            &rules(),
+            1500,
+        )
+        .unwrap()
+        .into();
+        let ok = ScopePolicy::all_of(["user-schedule-service/schedule.read"]);
+        assert!(ok.check(&claims).is_ok());
+        for look_alike in [
+            "user-schedule-service/schedule.read-all",
+            "user-schedule-service/schedule",
+            "user-schedule-service/schedule.rea",
+            "other-service/schedule.read",
+            "schedule.read",
+            "v1/schedule.read",
+            "https://api.example.com/v1",
+        ] {
+            assert!(!claims.has_scope(look_alike), "{look_alike}");
+            let p = ScopePolicy::all_of([look_alike]);
+            assert!(matches!(
+                p.check(&claims),
+                Err(VerifyError::InsufficientScope { required, .. }) if required == look_alike
+            ));
+        }
+        assert!(claims.has_scope("https://api.example.com/v1/schedule.read"));
+        assert!(ScopePolicy::any_of(["x/y", "user-schedule-service/schedule.read"]).check(&claims).is_ok());
+        assert!(ScopePolicy::all_of(["x/y", "user-schedule-service/schedule.read"]).check(&claims).is_err());
+        assert!(ScopePolicy::any_of(Vec::<String>::new()).check(&claims).is_err());
+        assert!(ScopePolicy::none().check(&claims).is_ok());
+    }
+}

@@ -1,0 +1,8 @@
+//! The integration tests of jwt-verifier: one binary, one module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod axum;
+mod cache;
+mod helpers;
+mod jwks;
+mod verify;
