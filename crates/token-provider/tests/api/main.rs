@@ -1,0 +1,10 @@
+//! Integration tests of token-provider: one binary, one module per concern.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cache;
+mod failures;
+mod helpers;
+#[cfg(feature = "middleware")]
+mod middleware;
+mod secrecy;
+mod wire;
