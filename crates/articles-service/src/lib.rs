@@ -112,6 +112,32 @@ impl fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// The state of one service instance. `tokens` supplies this service's access tokens:
+    /// the schedule calls go through a reqwest-middleware client whose
+    /// [`BearerMiddleware`](token_provider::BearerMiddleware) attaches them to requests for
+    /// the host of [`Config::schedules_url`] only (and replaces a token the upstream
+    /// refuses as `invalid_token`, once).
+    ///
+    /// Fails if `schedules_url` is not an absolute `http(s)` URL or the HTTP client cannot
+    /// be built.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn store::ArticleStore>,
+        tokens: token_provider::TokenProvider,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let base = schedules_url(&config.schedules_url)?;
+        let host = base.host_str().unwrap_or_default();
+        let host = match base.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let http = reqwest_middleware::ClientBuilder::new(http_client(&config)?)
+            .with(token_provider::BearerMiddleware::new(tokens.clone(), [host]))
+            .build();
+        Self::from_parts(config, store, http, Arc::new(tokens), clock)
+    }
+
     /// The state from its parts: `http` is the client that attaches tokens, `tokens` the
     /// source of readiness and token counts.
     pub(crate) fn from_parts(
