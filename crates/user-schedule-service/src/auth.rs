@@ -16,7 +16,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // Fail closed: a handler that needs a caller never runs without one.
+        // Verified claims put there by `JwtAuthLayer`; the benchmark router (feature
+        // `bench`) inserts a `Caller` directly. Fail closed: a handler that needs a
+        // caller never runs without one.
+        if let Some(claims) = parts.extensions.get::<jwt_verifier::Claims>() {
+            return Ok(Self {
+                client_id: claims.client_id().as_str().to_owned(),
+            });
+        }
         parts
             .extensions
             .get::<Caller>()
@@ -25,15 +32,3 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Placeholder for `jwt_verifier::Verifier` until that crate lands.
-pub(crate) mod stub {
-    /// Placeholder.
-    #[derive(Debug, Clone, Default)]
-    pub struct Verifier;
-    impl Verifier {
-        /// Placeholder.
-        pub fn has_keys(&self) -> bool {
-            true
-        }
-    }
-}

@@ -36,6 +36,8 @@ use axum::http::{HeaderName, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use jwt_verifier::Verifier;
+use jwt_verifier::axum::{JwtAuthLayer, RequireScopeLayer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use oauth_proto::time::Clock;
 use tower::ServiceBuilder;
@@ -49,7 +51,6 @@ mod openapi;
 mod routes;
 pub mod store;
 
-pub use auth::stub::Verifier;
 pub use error::{ApiError, Problem, ProblemField};
 
 use domain::{EventId, Timestamp};
@@ -191,19 +192,36 @@ pub fn router_without_auth_for_benchmarks(state: AppState) -> Router {
 
 fn build_router(state: AppState, auth: Auth) -> Router {
     use axum::routing::{post, put};
+    use axum::routing::MethodRouter;
+    // Scope checks per method: reads and writes share a path but not a scope.
+    let (read_scope, update_scope) = (state.read_scope(), state.update_scope());
+    let reads = |route: MethodRouter<AppState>| match auth {
+        Auth::Verify => route.route_layer(RequireScopeLayer::all_of([read_scope.clone()])),
+        Auth::Off => route,
+    };
+    let writes = |route: MethodRouter<AppState>| match auth {
+        Auth::Verify => route.route_layer(RequireScopeLayer::all_of([update_scope.clone()])),
+        Auth::Off => route,
+    };
     let api: Router<AppState> = Router::new()
-        .route("/users/{user_id}/schedule", get(schedule::list_schedule))
+        .route(
+            "/users/{user_id}/schedule",
+            reads(get(schedule::list_schedule)),
+        )
         .route(
             "/users/{user_id}/schedule/events",
-            post(schedule::create_event),
+            writes(post(schedule::create_event)),
         )
         .route(
             "/users/{user_id}/schedule/events/{event_id}",
-            get(schedule::get_event).merge(put(schedule::replace_event).delete(schedule::delete_event)),
+            reads(get(schedule::get_event)).merge(writes(
+                put(schedule::replace_event).delete(schedule::delete_event),
+            )),
         );
-    let _ = (state.read_scope(), state.update_scope());
+    // `route_layer`: the verification layer wraps the scope layers (it runs first) and
+    // only matched routes, so an unknown path is still a plain 404.
     let api = match auth {
-        Auth::Verify => api,
+        Auth::Verify => api.route_layer(JwtAuthLayer::new(state.verifier().clone())),
         Auth::Off => api.route_layer(middleware::from_fn(bench_caller)),
     };
 

@@ -285,6 +285,17 @@ async fn invalid_values_are_422_naming_each_field_and_write_nothing() {
     }
     // None of them made alice known.
     app.list_schedule("alice", "").await.problem(StatusCode::NOT_FOUND);
+    let alice = user_schedule_service::domain::UserId::parse("alice").unwrap();
+    let query = user_schedule_service::store::ListQuery {
+        from: None,
+        to: None,
+        after: None,
+        limit: 10,
+    };
+    assert!(matches!(
+        app.store.list_events(&alice, &query).await,
+        Err(user_schedule_service::store::StoreError::UnknownUser(_))
+    ));
 
     let created = app.create_event("alice", &event_body("keep me", 1)).await;
     let id = created.body["id"].as_str().unwrap().to_owned();
@@ -336,4 +347,24 @@ async fn malformed_bodies_are_400_or_415() {
     let response = app.send(huge).await;
     response.problem(StatusCode::PAYLOAD_TOO_LARGE);
     app.list_schedule("alice", "").await.problem(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_benchmark_router_runs_without_tokens() {
+    let app = TestApp::spawn().await;
+    let state = user_schedule_service::AppState::new(
+        Default::default(),
+        app.store.clone(),
+        crate::helpers::verifier_for(&app.issuer).await,
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    let bench = TestApp {
+        router: user_schedule_service::router_without_auth_for_benchmarks(state),
+        authorization: None,
+        ..app
+    };
+    let created = bench.create_event("alice", &event_body("bench", 1)).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["created_by"], "bench-client");
+    assert_eq!(bench.list_schedule("alice", "").await.status, StatusCode::OK);
 }

@@ -13,6 +13,8 @@ use serde_json::Value;
 use sqlx::Connection;
 use tower::ServiceExt;
 use user_schedule_service::store::{self, ScheduleStore};
+use jwt_verifier::Verifier;
+use jwt_verifier::test_util::TestIssuer;
 use user_schedule_service::{AppState, Config};
 
 pub fn random_bytes() -> [u8; 16] {
@@ -123,50 +125,57 @@ impl TestResponse {
     }
 }
 
-/// The service in memory, on an in-memory SQLite store and a manual clock.
+/// The service in memory, on an in-memory SQLite store and a manual clock, with a local
+/// token issuer whose tokens its verifier trusts.
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn ScheduleStore>,
     pub clock: ManualClock,
-    /// The `Authorization` header sent by the typed helpers.
+    pub issuer: Arc<TestIssuer>,
+    /// The `Authorization` header sent by the typed helpers (default: a token holding
+    /// both scopes).
     pub authorization: Option<String>,
 }
 
 /// 2026-01-01T00:00:00Z.
 pub const START: u64 = 1_767_225_600;
 
+/// The client every test token is issued to.
+pub const CLIENT_ID: &str = "articlesservice";
+pub const READ: &str = "user-schedule-service/schedule.read";
+pub const UPDATE: &str = "user-schedule-service/schedule.update";
+
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(Config::default()).await
+    }
+
+    pub async fn spawn_with(config: Config) -> Self {
+        let issuer = Arc::new(TestIssuer::start().await);
         let store = store::connect("sqlite::memory:").await.unwrap();
         let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(START));
         let state = AppState::new(
-            Config::default(),
+            config,
             store.clone(),
-            Self::verifier_for_tests().await,
+            verifier_for(&issuer).await,
             Arc::new(clock.clone()),
         );
-        let router = user_schedule_service::router_without_auth_for_benchmarks(state);
+        let authorization = Some(format!(
+            "Bearer {}",
+            issuer.access_token(CLIENT_ID, [READ, UPDATE])
+        ));
         Self {
-            router,
+            router: user_schedule_service::router(state),
             store,
             clock,
-            authorization: None,
+            issuer,
+            authorization,
         }
     }
 
-    /// An app on a state built by the test.
-    pub async fn with_state(state: AppState) -> Self {
-        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(START));
-        Self {
-            router: user_schedule_service::router_without_auth_for_benchmarks(state),
-            store: store::connect("sqlite::memory:").await.unwrap(),
-            clock,
-            authorization: None,
-        }
-    }
-
-    pub async fn verifier_for_tests() -> user_schedule_service::Verifier {
-        Default::default()
+    /// The client id events are created by.
+    pub fn expected_client_id(&self) -> &'static str {
+        CLIENT_ID
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
@@ -246,14 +255,20 @@ impl TestApp {
         self.send(request).await
     }
 
-    /// The client id events are created by.
-    pub fn expected_client_id(&self) -> &'static str {
-        "bench-client"
-    }
-
     pub async fn get(&self, uri: &str) -> TestResponse {
         self.send(self.request(Method::GET, uri, None)).await
     }
+}
+
+/// A verifier that trusts `issuer` and only the client [`CLIENT_ID`], keys loaded.
+pub async fn verifier_for(issuer: &TestIssuer) -> Verifier {
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .client_id(CLIENT_ID)
+        .build()
+        .unwrap();
+    verifier.hydrate().await.unwrap();
+    verifier
 }
 
 /// A valid event body starting `hour` hours after START.

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod auth;
 mod crud;
 mod ops;
 mod store;

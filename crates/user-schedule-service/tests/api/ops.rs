@@ -1,10 +1,10 @@
 //! Health, readiness, metrics, OpenAPI, request ids and serving on a real socket.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::http::{Method, StatusCode};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use user_schedule_service::{AppState, Config, store};
+use user_schedule_service::Config;
 
 use crate::helpers::{TestApp, event_body};
 
@@ -68,19 +68,11 @@ fn prometheus() -> PrometheusHandle {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let handle = prometheus();
-    let store = store::connect("sqlite::memory:").await.unwrap();
     let config = Config {
-        metrics: Some(handle),
+        metrics: Some(prometheus()),
         ..Config::default()
     };
-    let app = TestApp::with_state(AppState::new(
-        config,
-        store,
-        TestApp::verifier_for_tests().await,
-        Arc::new(oauth_proto::time::SystemClock),
-    ))
-    .await;
+    let app = TestApp::spawn_with(config).await;
     app.create_event("metrics-user", &event_body("x", 1)).await;
     app.list_schedule("metrics-user", "").await;
     app.list_schedule("metrics-unknown", "").await;
