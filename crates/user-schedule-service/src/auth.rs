@@ -31,4 +31,3 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .ok_or(ApiError::Internal("no verified caller on the request"))
     }
 }
-

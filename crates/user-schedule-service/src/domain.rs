@@ -364,7 +364,10 @@ mod tests {
     use serde_json::json;
 
     fn object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-        v.as_object().unwrap().clone()
+        match v {
+            serde_json::Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
     }
 
     #[test]
@@ -420,7 +423,10 @@ mod tests {
             "ends_at": "2026-01-31T09:00:00Z",
         })))
         .unwrap_err();
-        assert_eq!(errors, [FieldError::new("ends_at", "must be after starts_at")]);
+        assert_eq!(
+            errors,
+            [FieldError::new("ends_at", "must be after starts_at")]
+        );
         let ok = EventDraft::from_json(&object(json!({
             "title": "standup",
             "starts_at": "2026-01-31T09:00:00Z",

@@ -87,7 +87,10 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("resource_server", &self.resource_server)
-            .field("metrics", &self.metrics.as_ref().map(|_| "PrometheusHandle"))
+            .field(
+                "metrics",
+                &self.metrics.as_ref().map(|_| "PrometheusHandle"),
+            )
             .field("body_limit", &self.body_limit)
             .finish()
     }
@@ -147,8 +150,9 @@ impl AppState {
     }
 
     pub(crate) fn now(&self) -> Result<Timestamp, ApiError> {
-        Timestamp::from_system_time(self.inner.clock.now())
-            .ok_or(ApiError::Internal("the clock is outside the supported range"))
+        Timestamp::from_system_time(self.inner.clock.now()).ok_or(ApiError::Internal(
+            "the clock is outside the supported range",
+        ))
     }
 
     /// A fresh random (v4) event id from the operating system's CSPRNG via aws-lc-rs.
@@ -191,8 +195,8 @@ pub fn router_without_auth_for_benchmarks(state: AppState) -> Router {
 }
 
 fn build_router(state: AppState, auth: Auth) -> Router {
-    use axum::routing::{post, put};
     use axum::routing::MethodRouter;
+    use axum::routing::{post, put};
     // Scope checks per method: reads and writes share a path but not a scope.
     let (read_scope, update_scope) = (state.read_scope(), state.update_scope());
     let reads = |route: MethodRouter<AppState>| match auth {
@@ -239,7 +243,10 @@ fn build_router(state: AppState, auth: Auth) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(
+                    x_request_id.clone(),
+                    MakeRequestUuid,
+                ))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(make_span)
@@ -289,7 +296,9 @@ async fn track_metrics(request: Request, next: Next) -> Response {
         .get(header::WWW_AUTHENTICATE)
         .and_then(|v| v.to_str().ok())
     {
-        let reason = challenge_error(challenge).unwrap_or("missing_token").to_owned();
+        let reason = challenge_error(challenge)
+            .unwrap_or("missing_token")
+            .to_owned();
         metrics::counter!("http_auth_refusals_total", "route" => route.clone(), "reason" => reason)
             .increment(1);
     }

@@ -82,8 +82,12 @@ fn rename_scopes(value: &mut serde_json::Value, resource_server: &str) {
                 *s = format!("{resource_server}{rest}");
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| rename_scopes(v, resource_server)),
-        Value::Object(map) => map.values_mut().for_each(|v| rename_scopes(v, resource_server)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| rename_scopes(v, resource_server)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| rename_scopes(v, resource_server)),
         _ => {}
     }
 }

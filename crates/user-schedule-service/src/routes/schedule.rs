@@ -251,9 +251,11 @@ fn decode_cursor(raw: &str) -> Result<(Timestamp, EventId), FieldError> {
 
 fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let from = params
-        .get("from")
-        .and_then(|raw| Timestamp::parse("from", raw).map_err(|e| errors.push(e)).ok());
+    let from = params.get("from").and_then(|raw| {
+        Timestamp::parse("from", raw)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
     let to = params
         .get("to")
         .and_then(|raw| Timestamp::parse("to", raw).map_err(|e| errors.push(e)).ok());
@@ -317,7 +319,11 @@ pub(crate) async fn list_schedule(
     let mut query = parse_list_query(&params).map_err(|errors| ApiError::BadRequest {
         detail: format!(
             "invalid query parameters: {}",
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         errors,
     })?;
@@ -403,7 +409,10 @@ pub(crate) async fn get_event(
 ) -> Result<Response, ApiError> {
     let (user, id) = event_from_path(path)?;
     let event = state.store().get_event(&user, id).await?;
-    Ok(with_etag(Json(EventBody::from(&event)).into_response(), &event))
+    Ok(with_etag(
+        Json(EventBody::from(&event)).into_response(),
+        &event,
+    ))
 }
 
 /// Replaces an event's title, times and notes. With `If-Match`, only if it is unchanged.
@@ -440,7 +449,10 @@ pub(crate) async fn replace_event(
         .store()
         .replace_event(&user, id, &draft, now, expected)
         .await?;
-    Ok(with_etag(Json(EventBody::from(&event)).into_response(), &event))
+    Ok(with_etag(
+        Json(EventBody::from(&event)).into_response(),
+        &event,
+    ))
 }
 
 /// Deletes an event. With `If-Match`, only if it is unchanged.
@@ -512,7 +524,12 @@ mod tests {
                 .collect()
         };
         assert_eq!(parse_list_query(&params(&[])).unwrap().limit, 50);
-        assert_eq!(parse_list_query(&params(&[("limit", "200")])).unwrap().limit, 200);
+        assert_eq!(
+            parse_list_query(&params(&[("limit", "200")]))
+                .unwrap()
+                .limit,
+            200
+        );
         assert!(parse_list_query(&params(&[("limit", "201")])).is_err());
         assert!(parse_list_query(&params(&[("limit", "0")])).is_err());
         let errors = parse_list_query(&params(&[

@@ -22,15 +22,39 @@ struct Route {
 }
 
 const ROUTES: [Route; 5] = [
-    Route { method: "list", need: Need::Read, success: StatusCode::OK },
-    Route { method: "create", need: Need::Update, success: StatusCode::CREATED },
-    Route { method: "get", need: Need::Read, success: StatusCode::OK },
-    Route { method: "replace", need: Need::Update, success: StatusCode::OK },
-    Route { method: "delete", need: Need::Update, success: StatusCode::NO_CONTENT },
+    Route {
+        method: "list",
+        need: Need::Read,
+        success: StatusCode::OK,
+    },
+    Route {
+        method: "create",
+        need: Need::Update,
+        success: StatusCode::CREATED,
+    },
+    Route {
+        method: "get",
+        need: Need::Read,
+        success: StatusCode::OK,
+    },
+    Route {
+        method: "replace",
+        need: Need::Update,
+        success: StatusCode::OK,
+    },
+    Route {
+        method: "delete",
+        need: Need::Update,
+        success: StatusCode::NO_CONTENT,
+    },
 ];
 
 /// Sends `route` for a fresh event of alice's with `authorization`.
-async fn call(app: &TestApp, route: Route, authorization: Option<&str>) -> crate::helpers::TestResponse {
+async fn call(
+    app: &TestApp,
+    route: Route,
+    authorization: Option<&str>,
+) -> crate::helpers::TestResponse {
     // Set up with the default token (both scopes).
     let created = app.create_event("alice", &event_body("fixture", 9)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
@@ -42,13 +66,21 @@ async fn call(app: &TestApp, route: Route, authorization: Option<&str>) -> crate
             "/users/alice/schedule/events".to_owned(),
             Some(event_body("new", 10)),
         ),
-        "get" => (Method::GET, format!("/users/alice/schedule/events/{id}"), None),
+        "get" => (
+            Method::GET,
+            format!("/users/alice/schedule/events/{id}"),
+            None,
+        ),
         "replace" => (
             Method::PUT,
             format!("/users/alice/schedule/events/{id}"),
             Some(event_body("replaced", 11)),
         ),
-        "delete" => (Method::DELETE, format!("/users/alice/schedule/events/{id}"), None),
+        "delete" => (
+            Method::DELETE,
+            format!("/users/alice/schedule/events/{id}"),
+            None,
+        ),
         other => panic!("unknown route {other}"),
     };
     let mut request = app.request(method, &uri, body.as_ref());
@@ -87,7 +119,11 @@ async fn malformed_header_is_400_invalid_request() {
     for route in ROUTES {
         for header in ["Bearer", "Bearer ", "Bearer a b"] {
             let response = call(&app, route, Some(header)).await;
-            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{route:?} {header:?}");
+            assert_eq!(
+                response.status,
+                StatusCode::BAD_REQUEST,
+                "{route:?} {header:?}"
+            );
             assert!(
                 challenge(&response).starts_with("Bearer error=\"invalid_request\""),
                 "{route:?} {header:?}: {}",
@@ -122,14 +158,20 @@ async fn invalid_tokens_are_401_invalid_token() {
                 challenge.starts_with("Bearer error=\"invalid_token\""),
                 "{route:?}: {challenge}"
             );
-            assert!(!challenge.contains(token.as_str()), "the token is never echoed");
+            assert!(
+                !challenge.contains(token.as_str()),
+                "the token is never echoed"
+            );
         }
     }
 }
 
 async fn check_scopes(scopes: &[&str]) {
     let app = TestApp::spawn().await;
-    let token = format!("Bearer {}", app.issuer.access_token(CLIENT_ID, scopes.iter().copied()));
+    let token = format!(
+        "Bearer {}",
+        app.issuer.access_token(CLIENT_ID, scopes.iter().copied())
+    );
     for route in ROUTES {
         let needed = match route.need {
             Need::Read => READ,
@@ -137,16 +179,27 @@ async fn check_scopes(scopes: &[&str]) {
         };
         let response = call(&app, route, Some(&token)).await;
         if scopes.contains(&needed) {
-            assert_eq!(response.status, route.success, "{route:?} {scopes:?}: {}", response.text);
+            assert_eq!(
+                response.status, route.success,
+                "{route:?} {scopes:?}: {}",
+                response.text
+            );
             assert_eq!(response.header("www-authenticate"), None);
         } else {
-            assert_eq!(response.status, StatusCode::FORBIDDEN, "{route:?} {scopes:?}");
+            assert_eq!(
+                response.status,
+                StatusCode::FORBIDDEN,
+                "{route:?} {scopes:?}"
+            );
             let challenge = challenge(&response);
             assert!(
                 challenge.starts_with("Bearer error=\"insufficient_scope\""),
                 "{challenge}"
             );
-            assert!(challenge.contains(&format!("scope=\"{needed}\"")), "{challenge}");
+            assert!(
+                challenge.contains(&format!("scope=\"{needed}\"")),
+                "{challenge}"
+            );
         }
     }
 }
@@ -172,13 +225,19 @@ async fn refused_writes_change_nothing() {
     let read_only = format!("Bearer {}", app.issuer.access_token(CLIENT_ID, [READ]));
     let created = app.create_event("alice", &event_body("keep", 1)).await;
     let id = created.body["id"].as_str().unwrap().to_owned();
-    let mut reader = TestApp { authorization: Some(read_only), ..app };
+    let mut reader = TestApp {
+        authorization: Some(read_only),
+        ..app
+    };
     assert_eq!(
         reader.create_event("bob", &event_body("x", 1)).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        reader.replace_event("alice", &id, &event_body("x", 1), None).await.status,
+        reader
+            .replace_event("alice", &id, &event_body("x", 1), None)
+            .await
+            .status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
@@ -187,9 +246,15 @@ async fn refused_writes_change_nothing() {
     );
     let after = reader.get_event("alice", &id).await;
     assert_eq!(after.body, created.body);
-    assert_eq!(reader.list_schedule("bob", "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reader.list_schedule("bob", "").await.status,
+        StatusCode::NOT_FOUND
+    );
     reader.authorization = None;
-    assert_eq!(reader.get_event("alice", &id).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reader.get_event("alice", &id).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -246,7 +311,9 @@ async fn readyz_is_503_until_the_issuer_keys_load() {
         .client_id(CLIENT_ID)
         .build()
         .unwrap();
-    let store = user_schedule_service::store::connect("sqlite::memory:").await.unwrap();
+    let store = user_schedule_service::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
     let state = user_schedule_service::AppState::new(
         Default::default(),
         store,
@@ -260,7 +327,10 @@ async fn readyz_is_503_until_the_issuer_keys_load() {
     let response = app.get("/readyz").await;
     let problem = response.problem(StatusCode::SERVICE_UNAVAILABLE);
     assert!(
-        problem["detail"].as_str().unwrap().contains("issuer signing keys"),
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("issuer signing keys"),
         "{problem}"
     );
     issuer.set_available(true);

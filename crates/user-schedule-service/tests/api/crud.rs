@@ -51,7 +51,11 @@ async fn create_read_replace_delete() {
         .await;
     assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.text);
     assert_eq!(replaced.body["title"], "Moved review");
-    assert_eq!(replaced.body.get("notes"), None, "PUT replaces: notes are gone");
+    assert_eq!(
+        replaced.body.get("notes"),
+        None,
+        "PUT replaces: notes are gone"
+    );
     assert_eq!(replaced.body["created_at"], "2026-01-01T00:00:00Z");
     assert_eq!(replaced.body["updated_at"], "2026-01-01T00:01:00Z");
     assert_ne!(replaced.etag(), etag);
@@ -64,7 +68,9 @@ async fn create_read_replace_delete() {
 
     let deleted = app.delete_event("alice", &id, None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    app.get_event("alice", &id).await.problem(StatusCode::NOT_FOUND);
+    app.get_event("alice", &id)
+        .await
+        .problem(StatusCode::NOT_FOUND);
     // The user stays known with an empty schedule.
     let list = app.list_schedule("alice", "").await;
     assert_eq!(list.status, StatusCode::OK);
@@ -82,7 +88,9 @@ async fn unknown_users_and_events_are_404() {
             .contains("nobody")
     );
     let missing = "7b0a3d1c-2a44-4c5e-9d2b-0f6f1a2b3c4d";
-    app.get_event("nobody", missing).await.problem(StatusCode::NOT_FOUND);
+    app.get_event("nobody", missing)
+        .await
+        .problem(StatusCode::NOT_FOUND);
     app.replace_event("nobody", missing, &event_body("x", 1), None)
         .await
         .problem(StatusCode::NOT_FOUND);
@@ -90,10 +98,14 @@ async fn unknown_users_and_events_are_404() {
         .await
         .problem(StatusCode::NOT_FOUND);
     // The failed PUT did not create the user.
-    app.list_schedule("nobody", "").await.problem(StatusCode::NOT_FOUND);
+    app.list_schedule("nobody", "")
+        .await
+        .problem(StatusCode::NOT_FOUND);
 
     app.create_event("alice", &event_body("a", 1)).await;
-    app.get_event("alice", missing).await.problem(StatusCode::NOT_FOUND);
+    app.get_event("alice", missing)
+        .await
+        .problem(StatusCode::NOT_FOUND);
     app.delete_event("alice", missing, None)
         .await
         .problem(StatusCode::NOT_FOUND);
@@ -107,7 +119,9 @@ async fn malformed_ids_are_400_naming_the_field() {
     assert_eq!(bad_user.problem_fields(), ["user_id"]);
     let long = "a".repeat(65);
     assert_eq!(
-        app.create_event(&long, &event_body("x", 1)).await.problem_fields(),
+        app.create_event(&long, &event_body("x", 1))
+            .await
+            .problem_fields(),
         ["user_id"]
     );
     let bad_event = app.get_event("alice", "not-a-uuid").await;
@@ -176,7 +190,8 @@ async fn pagination_has_no_duplicates_or_gaps() {
 async fn from_and_to_select_overlapping_events() {
     let app = TestApp::spawn().await;
     for hour in [1, 3, 5] {
-        app.create_event("alice", &event_body(&format!("at {hour}"), hour)).await;
+        app.create_event("alice", &event_body(&format!("at {hour}"), hour))
+            .await;
     }
     // 03:15–05:00 overlaps the 03:00–03:30 event only (05:00–05:30 starts at `to`).
     let page = app
@@ -284,7 +299,9 @@ async fn invalid_values_are_422_naming_each_field_and_write_nothing() {
         assert_eq!(&response.problem_fields(), fields, "{body}");
     }
     // None of them made alice known.
-    app.list_schedule("alice", "").await.problem(StatusCode::NOT_FOUND);
+    app.list_schedule("alice", "")
+        .await
+        .problem(StatusCode::NOT_FOUND);
     let alice = user_schedule_service::domain::UserId::parse("alice").unwrap();
     let query = user_schedule_service::store::ListQuery {
         from: None,
@@ -337,7 +354,10 @@ async fn malformed_bodies_are_400_or_415() {
         .method(Method::POST)
         .uri("/users/alice/schedule/events")
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(format!("{{\"notes\": \"{}\"}}", "x".repeat(70_000))))
+        .body(Body::from(format!(
+            "{{\"notes\": \"{}\"}}",
+            "x".repeat(70_000)
+        )))
         .unwrap();
     let mut huge = huge;
     if let Some(auth) = &app.authorization {
@@ -346,7 +366,9 @@ async fn malformed_bodies_are_400_or_415() {
     }
     let response = app.send(huge).await;
     response.problem(StatusCode::PAYLOAD_TOO_LARGE);
-    app.list_schedule("alice", "").await.problem(StatusCode::NOT_FOUND);
+    app.list_schedule("alice", "")
+        .await
+        .problem(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -366,5 +388,8 @@ async fn the_benchmark_router_runs_without_tokens() {
     let created = bench.create_event("alice", &event_body("bench", 1)).await;
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.body["created_by"], "bench-client");
-    assert_eq!(bench.list_schedule("alice", "").await.status, StatusCode::OK);
+    assert_eq!(
+        bench.list_schedule("alice", "").await.status,
+        StatusCode::OK
+    );
 }

@@ -8,13 +8,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use jwt_verifier::Verifier;
+use jwt_verifier::test_util::TestIssuer;
 use oauth_proto::time::ManualClock;
 use serde_json::Value;
 use sqlx::Connection;
 use tower::ServiceExt;
 use user_schedule_service::store::{self, ScheduleStore};
-use jwt_verifier::Verifier;
-use jwt_verifier::test_util::TestIssuer;
 use user_schedule_service::{AppState, Config};
 
 pub fn random_bytes() -> [u8; 16] {
@@ -37,7 +37,10 @@ impl PgDatabase {
             eprintln!("TEST_DATABASE_URL unset: skipping the PostgreSQL half of this test");
             return None;
         };
-        let hex: String = random_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = random_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let name = format!("user_schedule_service_test_{hex}");
         let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -58,10 +61,13 @@ impl PgDatabase {
 
     pub async fn drop_database(self) {
         let mut conn = sqlx::PgConnection::connect(&self.server).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
 }
 
@@ -103,7 +109,10 @@ impl TestResponse {
     /// Asserts a problem document with this status and returns it.
     pub fn problem(&self, status: StatusCode) -> &Value {
         assert_eq!(self.status, status, "{}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
         assert_eq!(self.body["status"], status.as_u16());
         assert!(self.body["title"].is_string());
         assert!(self.body["type"].is_string());
@@ -219,7 +228,8 @@ impl TestApp {
 
     pub async fn create_event(&self, user: &str, body: &Value) -> TestResponse {
         let uri = format!("/users/{user}/schedule/events");
-        self.send(self.request(Method::POST, &uri, Some(body))).await
+        self.send(self.request(Method::POST, &uri, Some(body)))
+            .await
     }
 
     pub async fn get_event(&self, user: &str, id: &str) -> TestResponse {

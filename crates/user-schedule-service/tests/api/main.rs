@@ -1,5 +1,11 @@
 //! The one integration test binary of user-schedule-service.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    unreachable_pub
+)]
 
 mod helpers;
 

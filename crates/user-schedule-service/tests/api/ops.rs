@@ -92,10 +92,7 @@ async fn metrics_count_requests_by_route_and_status() {
             && l.contains("status=\"404\"")),
         "{text}"
     );
-    assert!(
-        text.contains("http_request_duration_seconds"),
-        "{text}"
-    );
+    assert!(text.contains("http_request_duration_seconds"), "{text}");
 }
 
 #[tokio::test]

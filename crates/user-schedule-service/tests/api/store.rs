@@ -55,7 +55,13 @@ async fn round_trips_every_field(store: Arc<dyn ScheduleStore>) {
     let mut no_notes = event("alice", 2, 100, 200);
     no_notes.draft.notes = None;
     store.create_event(&no_notes).await.unwrap();
-    assert_eq!(store.get_event(&no_notes.user_id, no_notes.id).await.unwrap(), no_notes);
+    assert_eq!(
+        store
+            .get_event(&no_notes.user_id, no_notes.id)
+            .await
+            .unwrap(),
+        no_notes
+    );
 }
 
 async fn unknown_users_and_events(store: Arc<dyn ScheduleStore>) {
@@ -75,12 +81,18 @@ async fn unknown_users_and_events(store: Arc<dyn ScheduleStore>) {
         Err(StoreError::UnknownEvent(id)) if id == other
     ));
     // Another user cannot see alice's event under their own id.
-    store.create_event(&event("bob", 2, 100, 200)).await.unwrap();
+    store
+        .create_event(&event("bob", 2, 100, 200))
+        .await
+        .unwrap();
     assert!(matches!(
         store.get_event(&user("bob"), e.id).await,
         Err(StoreError::UnknownEvent(_))
     ));
-    assert_eq!(ids(&store.list_events(&user("bob"), &query(10)).await.unwrap()).len(), 1);
+    assert_eq!(
+        ids(&store.list_events(&user("bob"), &query(10)).await.unwrap()).len(),
+        1
+    );
 }
 
 async fn duplicate_ids_write_nothing(store: Arc<dyn ScheduleStore>) {
@@ -111,7 +123,10 @@ async fn lists_in_order_with_filters_and_keyset(store: Arc<dyn ScheduleStore>) {
     for e in &events {
         store.create_event(e).await.unwrap();
     }
-    store.create_event(&event("bob", 2, 100, 200)).await.unwrap();
+    store
+        .create_event(&event("bob", 2, 100, 200))
+        .await
+        .unwrap();
     let all = store.list_events(&user("alice"), &query(10)).await.unwrap();
     let expected = vec![events[1].id, events[2].id, events[0].id, events[3].id];
     assert_eq!(ids(&all), expected);
@@ -130,7 +145,10 @@ async fn lists_in_order_with_filters_and_keyset(store: Arc<dyn ScheduleStore>) {
         after: Some((all[0].draft.starts_at, all[0].id)),
         ..query(2)
     };
-    let page = store.list_events(&user("alice"), &after_first).await.unwrap();
+    let page = store
+        .list_events(&user("alice"), &after_first)
+        .await
+        .unwrap();
     assert_eq!(ids(&page), expected[1..3].to_vec());
     let limited = store.list_events(&user("alice"), &query(1)).await.unwrap();
     assert_eq!(ids(&limited), expected[..1].to_vec());
@@ -150,7 +168,11 @@ async fn replace_checks_version_atomically(store: Arc<dyn ScheduleStore>) {
         .await;
     assert!(matches!(
         refused,
-        Err(StoreError::VersionMismatch { expected: 7, current: 1, .. })
+        Err(StoreError::VersionMismatch {
+            expected: 7,
+            current: 1,
+            ..
+        })
     ));
     assert_eq!(store.get_event(&e.user_id, e.id).await.unwrap(), e);
 
@@ -173,11 +195,15 @@ async fn replace_checks_version_atomically(store: Arc<dyn ScheduleStore>) {
 
     let missing = EventId::from_random_bytes([8; 16]);
     assert!(matches!(
-        store.replace_event(&e.user_id, missing, &draft, ts(7), None).await,
+        store
+            .replace_event(&e.user_id, missing, &draft, ts(7), None)
+            .await,
         Err(StoreError::UnknownEvent(_))
     ));
     assert!(matches!(
-        store.replace_event(&user("nobody"), e.id, &draft, ts(7), None).await,
+        store
+            .replace_event(&user("nobody"), e.id, &draft, ts(7), None)
+            .await,
         Err(StoreError::UnknownUser(_))
     ));
 }
@@ -199,7 +225,13 @@ async fn delete_checks_version_and_keeps_user(store: Arc<dyn ScheduleStore>) {
         store.delete_event(&e.user_id, e.id, None).await,
         Err(StoreError::UnknownEvent(_))
     ));
-    assert!(store.list_events(&e.user_id, &query(10)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_events(&e.user_id, &query(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 macro_rules! conformance {
@@ -251,7 +283,9 @@ async fn sqlite_file_persists_and_migrations_rerun() {
 
 #[tokio::test]
 async fn unsupported_urls_are_refused_without_echoing_secrets() {
-    let error = store::connect("mysql://root:hunter2@db/x").await.unwrap_err();
+    let error = store::connect("mysql://root:hunter2@db/x")
+        .await
+        .unwrap_err();
     assert!(matches!(error, StoreError::UnsupportedUrl(_)));
     assert!(!error.to_string().contains("hunter2"), "{error}");
     let _ = random_bytes();
