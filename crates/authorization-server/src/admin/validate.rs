@@ -48,13 +48,20 @@ pub(crate) fn parse<T: DeserializeOwned>(
     Ok((typed, object))
 }
 
-/// lowerCamelCase of a PascalCase member name, as AWS validation messages spell it.
+/// lowerCamelCase of a PascalCase member path (`TokenValidityUnits.AccessToken` →
+/// `tokenValidityUnits.accessToken`), as AWS validation messages spell it.
 fn camel(member: &str) -> String {
-    let mut chars = member.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    member
+        .split('.')
+        .map(|segment| {
+            let mut chars = segment.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join(".")
 }
 
 /// Shows a value in a message, capped so a huge value cannot flood a response or a log.

@@ -1,0 +1,10 @@
+//! Integration tests of the authorization server: one binary, one module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin_sdk;
+mod bad_input;
+mod helpers;
+mod restart;
+mod sigv4;
+mod store;
+mod token;
