@@ -142,9 +142,9 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ArticleNotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::PublicationInProgress(_) => StatusCode::CONFLICT,
-            Self::UpstreamRefused { .. } | Self::TokenRefused { .. } | Self::UpstreamFailed { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
+            Self::UpstreamRefused { .. }
+            | Self::TokenRefused { .. }
+            | Self::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamUnavailable(_) | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -161,14 +161,12 @@ impl ApiError {
             Self::PayloadTooLarge => ("payload-too-large", "The body is too large"),
             Self::ArticleNotFound(_) => ("article-not-found", "No such article"),
             Self::RouteNotFound => ("not-found", "No such resource"),
-            Self::PublicationInProgress(_) => (
-                "publication-in-progress",
-                "The publication is being booked",
-            ),
-            Self::UpstreamRefused { .. } => (
-                "upstream-refused",
-                "user-schedule-service refused the call",
-            ),
+            Self::PublicationInProgress(_) => {
+                ("publication-in-progress", "The publication is being booked")
+            }
+            Self::UpstreamRefused { .. } => {
+                ("upstream-refused", "user-schedule-service refused the call")
+            }
             Self::TokenRefused { .. } => (
                 "token-refused",
                 "The authorization server refused to issue a token",
@@ -182,12 +180,13 @@ impl ApiError {
         };
         let detail = match self {
             // Never leak database details to clients.
-            Self::Store(_) => "the service failed; the request id identifies it in the logs"
-                .to_owned(),
+            Self::Store(_) => {
+                "the service failed; the request id identifies it in the logs".to_owned()
+            }
             Self::TokenRefused { code, description } => match description {
-                Some(description) => format!(
-                    "the token endpoint refused to issue a token: {code} ({description})"
-                ),
+                Some(description) => {
+                    format!("the token endpoint refused to issue a token: {code} ({description})")
+                }
                 None => format!("the token endpoint refused to issue a token: {code}"),
             },
             other => other.to_string(),
@@ -200,7 +199,12 @@ impl ApiError {
                 upstream_status,
                 missing_scope,
                 ..
-            } => (Vec::new(), Some(*upstream_status), missing_scope.clone(), None),
+            } => (
+                Vec::new(),
+                Some(*upstream_status),
+                missing_scope.clone(),
+                None,
+            ),
             Self::UpstreamFailed {
                 upstream_status, ..
             } => (Vec::new(), *upstream_status, None, None),
@@ -228,10 +232,9 @@ impl IntoResponse for ApiError {
             message: error_chain(&self),
         };
         let mut response = (self.status(), Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response.extensions_mut().insert(report);
         response
     }

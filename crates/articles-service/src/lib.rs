@@ -28,8 +28,8 @@ mod schedule;
 pub mod store;
 mod tokens;
 
-pub use error::Error;
 use error::ApiError;
+pub use error::Error;
 use schedule::ScheduleClient;
 use tokens::Tokens;
 
@@ -133,7 +133,10 @@ impl AppState {
             None => host.to_owned(),
         };
         let http = reqwest_middleware::ClientBuilder::new(http_client(&config)?)
-            .with(token_provider::BearerMiddleware::new(tokens.clone(), [host]))
+            .with(token_provider::BearerMiddleware::new(
+                tokens.clone(),
+                [host],
+            ))
             .build();
         Self::from_parts(config, store, http, Arc::new(tokens), clock)
     }
@@ -201,20 +204,25 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %request_id,
-                    )
-                }))
+                .layer(SetRequestIdLayer::new(
+                    x_request_id.clone(),
+                    MakeRequestUuid,
+                ))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let request_id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                            request_id = %request_id,
+                        )
+                    }),
+                )
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(axum::middleware::from_fn(error::log_errors))
                 .layer(DefaultBodyLimit::max(body_limit)),

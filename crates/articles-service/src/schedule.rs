@@ -94,7 +94,11 @@ impl ScheduleClient {
     fn url(&self, user: &AuthorId, events: bool) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().push("users").push(user.as_str()).push("schedule");
+            segments
+                .pop_if_empty()
+                .push("users")
+                .push(user.as_str())
+                .push("schedule");
             if events {
                 segments.push("events");
             }
@@ -224,13 +228,12 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    status: StatusCode,
-    body: &Bytes,
-) -> Result<T, ApiError> {
+fn decode<T: serde::de::DeserializeOwned>(status: StatusCode, body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::UpstreamFailed {
         upstream_status: Some(status.as_u16()),
-        detail: format!("user-schedule-service answered {status} with a body this service cannot read: {e}"),
+        detail: format!(
+            "user-schedule-service answered {status} with a body this service cannot read: {e}"
+        ),
     })
 }
 
@@ -304,7 +307,10 @@ pub(crate) fn bearer_params(challenge: &str) -> Vec<(String, String)> {
     let mut params = Vec::new();
     let mut chars = rest.chars().peekable();
     loop {
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == ',' || *c == '\t') {
+        while chars
+            .peek()
+            .is_some_and(|c| *c == ' ' || *c == ',' || *c == '\t')
+        {
             chars.next();
         }
         let mut name = String::new();
@@ -372,7 +378,10 @@ mod tests {
             p,
             vec![
                 ("error".into(), "insufficient_scope".into()),
-                ("scope".into(), "user-schedule-service/schedule.update".into())
+                (
+                    "scope".into(),
+                    "user-schedule-service/schedule.update".into()
+                )
             ]
         );
     }
@@ -395,7 +404,9 @@ mod tests {
     fn a_403_names_the_missing_scope() {
         let err = refused(
             StatusCode::FORBIDDEN,
-            Some(r#"Bearer error="insufficient_scope", scope="user-schedule-service/schedule.update""#),
+            Some(
+                r#"Bearer error="insufficient_scope", scope="user-schedule-service/schedule.update""#,
+            ),
         );
         assert_eq!(
             err.to_string(),
@@ -450,6 +461,9 @@ mod tests {
             base: Url::parse("http://h").unwrap(),
             ..client
         };
-        assert_eq!(client.url(&user, false).as_str(), "http://h/users/alice/schedule");
+        assert_eq!(
+            client.url(&user, false).as_str(),
+            "http://h/users/alice/schedule"
+        );
     }
 }

@@ -64,8 +64,8 @@ impl App {
     async fn with_config(db: TestDb, config: Config) -> Self {
         let clock = ManualClock::at_unix(START);
         let tokens = Arc::new(FakeTokens::default());
-        let http = reqwest_middleware::ClientBuilder::new(crate::http_client(&config).unwrap())
-            .build();
+        let http =
+            reqwest_middleware::ClientBuilder::new(crate::http_client(&config).unwrap()).build();
         let state = AppState::from_parts(
             config,
             db.store.clone(),
@@ -238,7 +238,9 @@ async fn crud_round_trip(db: TestDb) {
     assert_eq!(created.body["updated_at"], "2026-04-01T00:00:00Z");
     assert!(created.body.get("schedule_event_id").is_none());
 
-    let read = app.call(Method::GET, &format!("/articles/{id}"), None).await;
+    let read = app
+        .call(Method::GET, &format!("/articles/{id}"), None)
+        .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body, created.body);
 
@@ -256,10 +258,14 @@ async fn crud_round_trip(db: TestDb) {
     assert!(replaced.body.get("publish_at").is_none());
     assert_eq!(replaced.body["created_at"], "2026-04-01T00:00:00Z");
     assert_eq!(replaced.body["updated_at"], "2026-04-01T00:01:00Z");
-    let read = app.call(Method::GET, &format!("/articles/{id}"), None).await;
+    let read = app
+        .call(Method::GET, &format!("/articles/{id}"), None)
+        .await;
     assert_eq!(read.body, replaced.body);
 
-    let deleted = app.call(Method::DELETE, &format!("/articles/{id}"), None).await;
+    let deleted = app
+        .call(Method::DELETE, &format!("/articles/{id}"), None)
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     app.call(Method::GET, &format!("/articles/{id}"), None)
         .await
@@ -290,17 +296,41 @@ async fn invalid_writes_change_nothing(db: TestDb) {
         }))
         .await;
     reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(reply.fields(), ["author_id", "publish_at", "status", "title"]);
+    assert_eq!(
+        reply.fields(),
+        ["author_id", "publish_at", "status", "title"]
+    );
 
     let cases = [
         (json!({"body": "x", "author_id": "a"}), vec!["title"]),
-        (json!({"title": "x".repeat(201), "body": "x", "author_id": "a"}), vec!["title"]),
-        (json!({"title": 5, "body": "x", "author_id": "a"}), vec!["title"]),
-        (json!({"title": "t", "body": null, "author_id": "a"}), vec!["body"]),
-        (json!({"title": "t", "body": "x", "author_id": "a".repeat(65)}), vec!["author_id"]),
-        (json!({"title": "t", "body": "x", "author_id": ".."}), vec!["author_id"]),
-        (json!({"title": "t", "body": "x", "author_id": "a", "publsh_at": "2026-01-01T00:00:00Z"}), vec!["publsh_at"]),
-        (json!({"title": "t", "body": "x", "author_id": "a", "publish_at": 1_700_000_000}), vec!["publish_at"]),
+        (
+            json!({"title": "x".repeat(201), "body": "x", "author_id": "a"}),
+            vec!["title"],
+        ),
+        (
+            json!({"title": 5, "body": "x", "author_id": "a"}),
+            vec!["title"],
+        ),
+        (
+            json!({"title": "t", "body": null, "author_id": "a"}),
+            vec!["body"],
+        ),
+        (
+            json!({"title": "t", "body": "x", "author_id": "a".repeat(65)}),
+            vec!["author_id"],
+        ),
+        (
+            json!({"title": "t", "body": "x", "author_id": ".."}),
+            vec!["author_id"],
+        ),
+        (
+            json!({"title": "t", "body": "x", "author_id": "a", "publsh_at": "2026-01-01T00:00:00Z"}),
+            vec!["publsh_at"],
+        ),
+        (
+            json!({"title": "t", "body": "x", "author_id": "a", "publish_at": 1_700_000_000}),
+            vec!["publish_at"],
+        ),
     ];
     for (body, fields) in cases {
         let reply = app.post_article(body.clone()).await;
@@ -343,19 +373,34 @@ async fn malformed_requests_are_400(db: TestDb) {
         (Method::POST, "/articles".to_owned()),
         (Method::PUT, format!("/articles/{id}")),
     ] {
-        app.send(raw(method.clone(), uri.clone(), Some("application/json"), "{\"title\":"))
-            .await
-            .assert_problem(StatusCode::BAD_REQUEST);
-        app.send(raw(method.clone(), uri.clone(), Some("application/json"), "[1,2]"))
-            .await
-            .assert_problem(StatusCode::BAD_REQUEST);
+        app.send(raw(
+            method.clone(),
+            uri.clone(),
+            Some("application/json"),
+            "{\"title\":",
+        ))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST);
+        app.send(raw(
+            method.clone(),
+            uri.clone(),
+            Some("application/json"),
+            "[1,2]",
+        ))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST);
         app.send(raw(method.clone(), uri.clone(), Some("text/plain"), "{}"))
             .await
             .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let huge = format!("{{\"title\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-        app.send(raw(method.clone(), uri.clone(), Some("application/json"), &huge))
-            .await
-            .assert_problem(StatusCode::PAYLOAD_TOO_LARGE);
+        app.send(raw(
+            method.clone(),
+            uri.clone(),
+            Some("application/json"),
+            &huge,
+        ))
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE);
     }
     assert_eq!(app.all().await, before);
 
@@ -395,7 +440,11 @@ async fn list_paginates_and_filters(db: TestDb) {
         pages += 1;
         let articles = reply.body["articles"].as_array().unwrap();
         assert!(articles.len() <= 2);
-        seen.extend(articles.iter().map(|a| a["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            articles
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_owned()),
+        );
         match reply.body["next_cursor"].as_str() {
             Some(cursor) => uri = format!("/articles?limit=2&cursor={cursor}"),
             None => {
@@ -427,13 +476,29 @@ async fn list_paginates_and_filters(db: TestDb) {
 async fn list_parameters_are_checked(db: TestDb) {
     let app = App::new(db, "http://127.0.0.1:9").await;
     for (uri, status, field) in [
-        ("/articles?limit=0", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
-        ("/articles?limit=101", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
+        (
+            "/articles?limit=0",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit",
+        ),
+        (
+            "/articles?limit=101",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit",
+        ),
         ("/articles?limit=ten", StatusCode::BAD_REQUEST, "limit"),
         ("/articles?cursor=bm9wZQ", StatusCode::BAD_REQUEST, "cursor"),
-        ("/articles?status=live", StatusCode::UNPROCESSABLE_ENTITY, "status"),
+        (
+            "/articles?status=live",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "status",
+        ),
         ("/articles?sort=title", StatusCode::BAD_REQUEST, "sort"),
-        ("/articles?limit=1&limit=2", StatusCode::BAD_REQUEST, "limit"),
+        (
+            "/articles?limit=1&limit=2",
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
     ] {
         let reply = app.call(Method::GET, uri, None).await;
         reply.assert_problem(status);
@@ -448,7 +513,10 @@ async fn list_parameters_are_checked(db: TestDb) {
 async fn ops_endpoints() {
     let app = App::new(TestDb::sqlite().await, "http://127.0.0.1:9").await;
     let health = app.call(Method::GET, "/healthz", None).await;
-    assert_eq!((health.status, health.body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(
+        (health.status, health.body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
 
     let ready = app.call(Method::GET, "/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK);
@@ -611,10 +679,19 @@ async fn list(
         .map(|(_, e)| e.clone())
         .collect();
     if events.is_empty() {
-        return (StatusCode::NOT_FOUND, Json(json!({"title": "unknown user"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"title": "unknown user"})),
+        )
+            .into_response();
     }
     // Two pages, to exercise the cursor.
-    let cursor = state.queries.lock().unwrap().last().and_then(|q| q.get("cursor").cloned());
+    let cursor = state
+        .queries
+        .lock()
+        .unwrap()
+        .last()
+        .and_then(|q| q.get("cursor").cloned());
     let (page, next) = match cursor {
         None if events.len() > 1 => (events[..1].to_vec(), json!("page-2")),
         None => (events, Value::Null),
@@ -656,7 +733,11 @@ async fn author_schedule_reads_the_window_around_publish_at(db: TestDb) {
 
     // No events yet: user-schedule-service does not know alice (404) → an empty list.
     let reply = app
-        .call(Method::GET, &format!("/articles/{id}/author-schedule"), None)
+        .call(
+            Method::GET,
+            &format!("/articles/{id}/author-schedule"),
+            None,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
     assert_eq!(
@@ -688,7 +769,11 @@ async fn author_schedule_reads_the_window_around_publish_at(db: TestDb) {
                "created_at": "2026-04-01T00:00:00Z", "updated_at": "2026-04-01T00:00:00Z"}),
     ));
     let reply = app
-        .call(Method::GET, &format!("/articles/{id}/author-schedule"), None)
+        .call(
+            Method::GET,
+            &format!("/articles/{id}/author-schedule"),
+            None,
+        )
         .await;
     let titles: Vec<&str> = reply.body["events"]
         .as_array()
@@ -699,9 +784,13 @@ async fn author_schedule_reads_the_window_around_publish_at(db: TestDb) {
     assert_eq!(titles, ["Dentist", "Offsite"]);
     assert_eq!(reply.body["events"][0]["notes"], "n");
 
-    app.call(Method::GET, &format!("/articles/{}/author-schedule", uuid::Uuid::new_v4()), None)
-        .await
-        .assert_problem(StatusCode::NOT_FOUND);
+    app.call(
+        Method::GET,
+        &format!("/articles/{}/author-schedule", uuid::Uuid::new_v4()),
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND);
     app.db.finish().await;
 }
 
@@ -713,7 +802,11 @@ async fn author_schedule_without_publish_at_looks_ahead(db: TestDb) {
     let id = app.create(body).await;
     app.clock.advance(Duration::from_secs(3600));
     let reply = app
-        .call(Method::GET, &format!("/articles/{id}/author-schedule"), None)
+        .call(
+            Method::GET,
+            &format!("/articles/{id}/author-schedule"),
+            None,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
     assert_eq!(reply.body["from"], "2026-04-01T01:00:00Z");
@@ -746,12 +839,18 @@ async fn publication_books_once(db: TestDb) {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body, reply.body);
     assert_eq!(upstream.event_count(), 1);
-    let stored = app.call(Method::GET, &format!("/articles/{id}"), None).await;
+    let stored = app
+        .call(Method::GET, &format!("/articles/{id}"), None)
+        .await;
     assert_eq!(stored.body, reply.body);
 
-    app.call(Method::POST, &format!("/articles/{}/publication", uuid::Uuid::new_v4()), None)
-        .await
-        .assert_problem(StatusCode::NOT_FOUND);
+    app.call(
+        Method::POST,
+        &format!("/articles/{}/publication", uuid::Uuid::new_v4()),
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND);
     app.db.finish().await;
 }
 
@@ -770,7 +869,10 @@ async fn concurrent_publications_book_once(db: TestDb) {
     }
     assert_eq!(upstream.event_count(), 1, "{statuses:?}");
     assert_eq!(
-        statuses.iter().filter(|s| **s == StatusCode::CREATED).count(),
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
         1,
         "{statuses:?}"
     );
@@ -781,7 +883,9 @@ async fn concurrent_publications_book_once(db: TestDb) {
             .all(|s| [StatusCode::CREATED, StatusCode::OK, StatusCode::CONFLICT].contains(s)),
         "{statuses:?}"
     );
-    let stored = app.call(Method::GET, &format!("/articles/{id}"), None).await;
+    let stored = app
+        .call(Method::GET, &format!("/articles/{id}"), None)
+        .await;
     assert_eq!(stored.body["schedule_event_id"], "ev-0");
     let app = Arc::try_unwrap(app).ok().unwrap();
     app.db.finish().await;
@@ -821,7 +925,10 @@ async fn refusals_are_502_and_change_nothing(db: TestDb) {
         "user-schedule-service refused: this service lacks scope user-schedule-service/schedule.update"
     );
     assert_eq!(problem["upstream_status"], 403);
-    assert_eq!(problem["missing_scope"], "user-schedule-service/schedule.update");
+    assert_eq!(
+        problem["missing_scope"],
+        "user-schedule-service/schedule.update"
+    );
     assert_eq!(app.all().await, before);
 
     upstream.set(Mode::Refuse401);
@@ -829,12 +936,21 @@ async fn refusals_are_502_and_change_nothing(db: TestDb) {
         format!("/articles/{id}/publication"),
         format!("/articles/{id}/author-schedule"),
     ] {
-        let method = if uri.ends_with("publication") { Method::POST } else { Method::GET };
+        let method = if uri.ends_with("publication") {
+            Method::POST
+        } else {
+            Method::GET
+        };
         let reply = app.call(method, &uri, None).await;
         let problem = reply.assert_problem(StatusCode::BAD_GATEWAY);
         assert_eq!(problem["upstream_status"], 401);
         assert!(problem.get("missing_scope").is_none());
-        assert!(problem["detail"].as_str().unwrap().contains("invalid_token"));
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
     }
 
     upstream.set(Mode::Fail500);

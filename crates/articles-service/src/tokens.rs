@@ -68,11 +68,13 @@ pub(crate) fn classify_token_error(error: &TokenError) -> ApiError {
             ApiError::UpstreamUnavailable(format!("the token endpoint is unreachable: {error}"))
         }
         TokenError::Transport(e) if e.kind() == HttpErrorKind::Timeout => {
-            ApiError::UpstreamTimeout(format!("the token endpoint did not answer in time: {error}"))
+            ApiError::UpstreamTimeout(format!(
+                "the token endpoint did not answer in time: {error}"
+            ))
         }
-        TokenError::Timeout(_) => {
-            ApiError::UpstreamTimeout(format!("the token endpoint did not answer in time: {error}"))
-        }
+        TokenError::Timeout(_) => ApiError::UpstreamTimeout(format!(
+            "the token endpoint did not answer in time: {error}"
+        )),
         TokenError::Unavailable { last, .. } | TokenError::Expired { last, .. }
             if last.is_transient() =>
         {
@@ -80,9 +82,7 @@ pub(crate) fn classify_token_error(error: &TokenError) -> ApiError {
                 ApiError::UpstreamTimeout(_) => ApiError::UpstreamTimeout(format!(
                     "the token endpoint did not answer in time: {error}"
                 )),
-                _ => ApiError::UpstreamUnavailable(format!(
-                    "no access token can be had: {error}"
-                )),
+                _ => ApiError::UpstreamUnavailable(format!("no access token can be had: {error}")),
             }
         }
         other => ApiError::UpstreamFailed {
@@ -95,7 +95,9 @@ pub(crate) fn classify_token_error(error: &TokenError) -> ApiError {
 fn classify_reqwest(e: &reqwest::Error) -> ApiError {
     let source = error_sources(e);
     if e.is_timeout() {
-        ApiError::UpstreamTimeout(format!("user-schedule-service did not answer in time: {source}"))
+        ApiError::UpstreamTimeout(format!(
+            "user-schedule-service did not answer in time: {source}"
+        ))
     } else if e.is_connect() {
         ApiError::UpstreamUnavailable(format!("user-schedule-service is unreachable: {source}"))
     } else {
@@ -145,8 +147,7 @@ mod tests {
             classify_token_error(&wrapped),
             ApiError::TokenRefused { .. }
         ));
-        let through_middleware =
-            reqwest_middleware::Error::middleware(wrapped.clone());
+        let through_middleware = reqwest_middleware::Error::middleware(wrapped.clone());
         assert!(matches!(
             classify(through_middleware),
             ApiError::TokenRefused { .. }

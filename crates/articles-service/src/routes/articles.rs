@@ -114,7 +114,9 @@ pub(crate) fn parse_input(body: &Map<String, Value>) -> Result<ArticleInput, Api
         None => Some(None),
     };
     let status = match status {
-        Some(raw) => Status::parse(&raw, "status").map_err(|e| errors.push(e)).ok(),
+        Some(raw) => Status::parse(&raw, "status")
+            .map_err(|e| errors.push(e))
+            .ok(),
         None => Some(Status::Draft),
     };
     for name in body.keys() {
@@ -148,7 +150,10 @@ fn parse_page(query: &QueryPairs) -> Result<PageRequest, ApiError> {
         None => DEFAULT_LIMIT,
         Some(raw) => {
             let n: i64 = raw.parse().map_err(|_| ApiError::BadRequest {
-                detail: format!("limit {:?} is not an integer", raw.chars().take(32).collect::<String>()),
+                detail: format!(
+                    "limit {:?} is not an integer",
+                    raw.chars().take(32).collect::<String>()
+                ),
                 errors: vec![InvalidField::new("limit", "must be an integer")],
             })?;
             if !(1..=i64::from(MAX_LIMIT)).contains(&n) {

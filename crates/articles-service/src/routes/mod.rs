@@ -79,7 +79,10 @@ impl QueryPairs {
             .map(|(name, _)| {
                 InvalidField::new(
                     name.chars().take(64).collect::<String>(),
-                    format!("is not a parameter of this route (known: {})", known.join(", ")),
+                    format!(
+                        "is not a parameter of this route (known: {})",
+                        known.join(", ")
+                    ),
                 )
             })
             .collect();

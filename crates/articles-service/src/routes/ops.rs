@@ -82,7 +82,10 @@ pub(crate) async fn get_metrics(State(state): State<AppState>) -> Response {
         state.inner.tokens.requests_made()
     ));
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()

@@ -175,7 +175,11 @@ async fn book(state: AppState, article: Article) -> Result<Response, ApiError> {
     let claim = Uuid::new_v4();
     let now = state.now();
     // A claim older than the longest a booking can take belongs to a crashed process.
-    let stale_before = shift(now, config.upstream_timeout + Duration::from_secs(60), false)?;
+    let stale_before = shift(
+        now,
+        config.upstream_timeout + Duration::from_secs(60),
+        false,
+    )?;
     if !store
         .claim_publication(article.id, claim, now, stale_before)
         .await?

@@ -311,11 +311,24 @@ async fn publication_claim_is_exclusive(store: &dyn ArticleStore) {
     store.insert(&a).await.unwrap();
     let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
     let stale_before = T0 - Duration::from_secs(60);
-    assert!(store.claim_publication(a.id, first, T0, stale_before).await.unwrap());
-    assert!(!store.claim_publication(a.id, second, T0, stale_before).await.unwrap());
+    assert!(
+        store
+            .claim_publication(a.id, first, T0, stale_before)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_publication(a.id, second, T0, stale_before)
+            .await
+            .unwrap()
+    );
     // The loser cannot complete; the article is untouched.
     assert_eq!(
-        store.complete_publication(a.id, second, "ev-x", T0).await.unwrap(),
+        store
+            .complete_publication(a.id, second, "ev-x", T0)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(store.get(a.id).await.unwrap().as_ref(), Some(&a));
@@ -334,36 +347,66 @@ async fn publication_claim_is_exclusive(store: &dyn ArticleStore) {
 
     // Once booked, nobody can claim it again, not even much later.
     let much_later = T0 + Duration::from_secs(3600);
-    assert!(!store.claim_publication(a.id, second, much_later, much_later).await.unwrap());
+    assert!(
+        !store
+            .claim_publication(a.id, second, much_later, much_later)
+            .await
+            .unwrap()
+    );
     assert_eq!(
-        store.complete_publication(a.id, first, "ev-2", much_later).await.unwrap(),
+        store
+            .complete_publication(a.id, first, "ev-2", much_later)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(store.get(a.id).await.unwrap(), Some(booked));
 
     // Unknown articles cannot be claimed.
-    assert!(!store
-        .claim_publication(ArticleId::random(), first, T0, stale_before)
-        .await
-        .unwrap());
+    assert!(
+        !store
+            .claim_publication(ArticleId::random(), first, T0, stale_before)
+            .await
+            .unwrap()
+    );
 }
 
 async fn stale_claim_can_be_taken_over(store: &dyn ArticleStore) {
     let a = article("Crashed booker", T0);
     store.insert(&a).await.unwrap();
     let (crashed, next) = (Uuid::new_v4(), Uuid::new_v4());
-    assert!(store.claim_publication(a.id, crashed, T0, T0).await.unwrap());
+    assert!(
+        store
+            .claim_publication(a.id, crashed, T0, T0)
+            .await
+            .unwrap()
+    );
     let later = T0 + Duration::from_secs(120);
     // Still fresh relative to a cutoff before the claim.
-    assert!(!store.claim_publication(a.id, next, later, T0).await.unwrap());
+    assert!(
+        !store
+            .claim_publication(a.id, next, later, T0)
+            .await
+            .unwrap()
+    );
     // Stale relative to a cutoff after it.
     let cutoff = T0 + Duration::from_secs(60);
-    assert!(store.claim_publication(a.id, next, later, cutoff).await.unwrap());
+    assert!(
+        store
+            .claim_publication(a.id, next, later, cutoff)
+            .await
+            .unwrap()
+    );
     assert_eq!(
-        store.complete_publication(a.id, crashed, "ev-old", later).await.unwrap(),
+        store
+            .complete_publication(a.id, crashed, "ev-old", later)
+            .await
+            .unwrap(),
         None
     );
-    let booked = store.complete_publication(a.id, next, "ev-new", later).await;
+    let booked = store
+        .complete_publication(a.id, next, "ev-new", later)
+        .await;
     assert_eq!(
         booked.unwrap().unwrap().schedule_event_id.as_deref(),
         Some("ev-new")
@@ -414,7 +457,9 @@ async fn sqlite_file_is_created_and_reopened() {
 
 #[tokio::test]
 async fn unknown_scheme_is_refused_without_echoing_the_url() {
-    let err = super::connect("mysql://user:hunter2@host/db").await.unwrap_err();
+    let err = super::connect("mysql://user:hunter2@host/db")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl(_)));
     assert!(!err.to_string().contains("hunter2"));
 }
