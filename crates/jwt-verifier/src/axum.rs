@@ -134,6 +134,10 @@ where
             match verified {
                 Ok(claims) => {
                     request.extensions_mut().insert(claims);
+                    if let Some(realm) = realm {
+                        // For RequireScope's 403 challenge.
+                        request.extensions_mut().insert(Realm(realm));
+                    }
                     inner.call(request).await
                 }
                 Err(kind) => Ok(AuthRejection { kind, realm }.into_response()),
@@ -141,6 +145,10 @@ where
         })
     }
 }
+
+/// The realm of the enclosing [`JwtAuthLayer`], passed on in the request extensions.
+#[derive(Clone)]
+struct Realm(Arc<str>);
 
 // === impl RequireScopeLayer ===
 
@@ -225,6 +233,10 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let realm = request
+            .extensions()
+            .get::<Realm>()
+            .map(|r| Arc::clone(&r.0));
         let checked = match request.extensions().get::<Claims>() {
             None => Err(Rejection::MissingToken),
             Some(claims) => self.policy.check(claims).map_err(|e| {
@@ -236,7 +248,7 @@ where
         match checked {
             Ok(()) => ResponseFuture::new(self.inner.call(request)),
             Err(kind) => {
-                let response = AuthRejection { kind, realm: None }.into_response();
+                let response = AuthRejection { kind, realm }.into_response();
                 ResponseFuture::new(async move { Ok(response) })
             }
         }
@@ -348,9 +360,11 @@ impl AuthRejection {
             Rejection::MissingToken => return Some(challenge),
             Rejection::InvalidRequest(d) => ("invalid_request", *d, None),
             Rejection::Verify(VerifyError::JwksUnavailable(_)) => return None,
-            Rejection::Verify(e @ VerifyError::InsufficientScope { required, .. }) => {
-                ("insufficient_scope", e.description(), Some(required.as_str()))
-            }
+            Rejection::Verify(e @ VerifyError::InsufficientScope { required, .. }) => (
+                "insufficient_scope",
+                e.description(),
+                Some(required.as_str()),
+            ),
             Rejection::Verify(e) => ("invalid_token", e.description(), None),
         };
         challenge.push_str(&format!(
@@ -433,9 +447,9 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
             "more than one Authorization header",
         ));
     }
-    let value = value.to_str().map_err(|_| {
-        Rejection::InvalidRequest("the Authorization header is not visible ASCII")
-    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| Rejection::InvalidRequest("the Authorization header is not visible ASCII"))?;
     let (scheme, token) = match value.split_once(' ') {
         Some((scheme, rest)) => (scheme, rest.trim_matches(' ')),
         None => (value, ""),
@@ -448,9 +462,10 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
         return Err(Rejection::InvalidRequest("the bearer token is empty"));
     }
     let body = token.trim_end_matches('=');
-    if !body.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-    }) || body.is_empty()
+    if !body
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        || body.is_empty()
     {
         return Err(Rejection::InvalidRequest(
             "the bearer token has characters outside b64token",
@@ -485,15 +500,30 @@ mod tests {
     #[test]
     fn parses_bearer_headers() {
         assert_eq!(bearer_token(&headers(&["Bearer a.b.c"])).unwrap(), "a.b.c");
-        assert_eq!(bearer_token(&headers(&["bearer  a.b.c "])).unwrap(), "a.b.c");
-        assert!(matches!(bearer_token(&headers(&[])), Err(Rejection::MissingToken)));
+        assert_eq!(
+            bearer_token(&headers(&["bearer  a.b.c "])).unwrap(),
+            "a.b.c"
+        );
+        assert!(matches!(
+            bearer_token(&headers(&[])),
+            Err(Rejection::MissingToken)
+        ));
         assert!(matches!(
             bearer_token(&headers(&["Basic dXNlcjpwYXNz"])),
             Err(Rejection::MissingToken)
         ));
-        for bad in ["Bearer", "Bearer ", "Bearer a b", "Bearer a\"b", "Bearer ==="] {
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Bearer ===",
+        ] {
             assert!(
-                matches!(bearer_token(&headers(&[bad])), Err(Rejection::InvalidRequest(_))),
+                matches!(
+                    bearer_token(&headers(&[bad])),
+                    Err(Rejection::InvalidRequest(_))
+                ),
                 "{bad}"
             );
         }

@@ -86,7 +86,9 @@ impl TokenCache {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenKey, Entry, BuildHasherDefault<PassThrough>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<TokenKey, Entry, BuildHasherDefault<PassThrough>>> {
         // The map holds no invariant a panic could break halfway.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -120,7 +122,14 @@ impl TokenCache {
                 }
             }
         }
-        map.insert(key, Entry { claims, exp, issuer });
+        map.insert(
+            key,
+            Entry {
+                claims,
+                exp,
+                issuer,
+            },
+        );
     }
 
     pub(crate) fn clear(&self) {

@@ -182,7 +182,7 @@ fn numeric_date(value: Option<&Value>, name: &'static str) -> Result<Option<u64>
     match n.as_f64() {
         // Truncation is the point: NumericDate may carry fractions of a second.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        Some(f) if f.is_finite() && f >= 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
+        Some(f) if (0.0..1.8e19).contains(&f) => Ok(Some(f as u64)),
         _ => Err(VerifyError::InvalidClaim(name)),
     }
 }
@@ -238,7 +238,7 @@ pub(crate) fn validate(
         None => return Err(VerifyError::InvalidClientId("<missing>".into())),
     };
     if let Some(allowed) = &rules.client_ids
-        && !allowed.iter().any(|a| *a == client_id)
+        && !allowed.contains(&client_id)
     {
         return Err(VerifyError::InvalidClientId(VerifyError::clip(&client_id)));
     }
@@ -360,10 +360,13 @@ mod tests {
             Err(VerifyError::MissingClaim("exp"))
         ));
         for bad in [json!("2000"), json!(-5), json!(true), json!([2000])] {
-            assert!(matches!(
-                validate(with("exp", bad.clone()), "https://issuer", &r, 1500),
-                Err(VerifyError::InvalidClaim("exp"))
-            ), "{bad}");
+            assert!(
+                matches!(
+                    validate(with("exp", bad.clone()), "https://issuer", &r, 1500),
+                    Err(VerifyError::InvalidClaim("exp"))
+                ),
+                "{bad}"
+            );
         }
         assert!(validate(with("exp", json!(2000.5)), "https://issuer", &r, 1500).is_ok());
         assert!(matches!(
@@ -391,10 +394,26 @@ mod tests {
             validate(raw(good()), "https://other", &r, 1500),
             Err(VerifyError::InvalidIssuer)
         ));
-        let any = ClaimRules { client_ids: None, leeway: 0 };
-        assert!(validate(with("client_id", json!("other")), "https://issuer", &any, 1500).is_ok());
+        let any = ClaimRules {
+            client_ids: None,
+            leeway: 0,
+        };
+        assert!(
+            validate(
+                with("client_id", json!("other")),
+                "https://issuer",
+                &any,
+                1500
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            validate(with("client_id", json!("bad id")), "https://issuer", &any, 1500),
+            validate(
+                with("client_id", json!("bad id")),
+                "https://issuer",
+                &any,
+                1500
+            ),
             Err(VerifyError::InvalidClientId(_))
         ));
     }
@@ -402,7 +421,12 @@ mod tests {
     #[test]
     fn scope_policy_compares_whole_strings() {
         let claims: Claims = validate(
-            with("scope", json!("https://api.example.com/v1/schedule.read user-schedule-service/schedule.read")),
+            with(
+                "scope",
+                json!(
+                    "https://api.example.com/v1/schedule.read user-schedule-service/schedule.read"
+                ),
+            ),
             "https://issuer",
             &rules(),
             1500,
@@ -428,9 +452,21 @@ mod tests {
             ));
         }
         assert!(claims.has_scope("https://api.example.com/v1/schedule.read"));
-        assert!(ScopePolicy::any_of(["x/y", "user-schedule-service/schedule.read"]).check(&claims).is_ok());
-        assert!(ScopePolicy::all_of(["x/y", "user-schedule-service/schedule.read"]).check(&claims).is_err());
-        assert!(ScopePolicy::any_of(Vec::<String>::new()).check(&claims).is_err());
+        assert!(
+            ScopePolicy::any_of(["x/y", "user-schedule-service/schedule.read"])
+                .check(&claims)
+                .is_ok()
+        );
+        assert!(
+            ScopePolicy::all_of(["x/y", "user-schedule-service/schedule.read"])
+                .check(&claims)
+                .is_err()
+        );
+        assert!(
+            ScopePolicy::any_of(Vec::<String>::new())
+                .check(&claims)
+                .is_err()
+        );
         assert!(ScopePolicy::none().check(&claims).is_ok());
     }
 }

@@ -396,6 +396,9 @@ mod tests {
     fn a_backwards_clock_counts_as_elapsed() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         assert_eq!(elapsed(t, t + Duration::from_secs(1)), Duration::MAX);
-        assert_eq!(elapsed(t + Duration::from_secs(3), t), Duration::from_secs(3));
+        assert_eq!(
+            elapsed(t + Duration::from_secs(3), t),
+            Duration::from_secs(3)
+        );
     }
 }

@@ -135,7 +135,10 @@ impl TestIssuer {
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let router = Router::new()
-            .route(&format!("/{POOL_ID}/.well-known/jwks.json"), get(serve_jwks))
+            .route(
+                &format!("/{POOL_ID}/.well-known/jwks.json"),
+                get(serve_jwks),
+            )
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -172,7 +175,13 @@ impl TestIssuer {
     /// The JWK Set currently served.
     pub fn jwks(&self) -> Jwks {
         Jwks {
-            keys: self.shared.keys().published.iter().map(|k| k.jwk.clone()).collect(),
+            keys: self
+                .shared
+                .keys()
+                .published
+                .iter()
+                .map(|k| k.jwk.clone())
+                .collect(),
         }
     }
 
@@ -283,7 +292,12 @@ impl TestIssuer {
         );
         let mut signature = vec![0u8; key.pair.public_modulus_len()];
         key.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
             .expect("RS256 signing");
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
@@ -296,7 +310,14 @@ fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Response {
@@ -309,7 +330,12 @@ async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "jwks unavailable").into_response();
     }
     let jwks = Jwks {
-        keys: shared.keys().published.iter().map(|k| k.jwk.clone()).collect(),
+        keys: shared
+            .keys()
+            .published
+            .iter()
+            .map(|k| k.jwk.clone())
+            .collect(),
     };
     axum::Json(jwks).into_response()
 }

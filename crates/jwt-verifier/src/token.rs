@@ -170,9 +170,15 @@ mod tests {
         let t = token(r#"{"kid":"k","alg":"HS256"}"#, "{}", "AAAA");
         assert!(matches!(parse(&t), Err(VerifyError::UnsupportedAlgorithm(a)) if a == "HS256"));
         let t = token(r#"{"kid":"k","alg":"rs256"}"#, "{}", "AAAA");
-        assert!(matches!(parse(&t), Err(VerifyError::UnsupportedAlgorithm(_))));
+        assert!(matches!(
+            parse(&t),
+            Err(VerifyError::UnsupportedAlgorithm(_))
+        ));
         let t = token(r#"{"kid":"k"}"#, "{}", "AAAA");
-        assert!(matches!(parse(&t), Err(VerifyError::UnsupportedAlgorithm(_))));
+        assert!(matches!(
+            parse(&t),
+            Err(VerifyError::UnsupportedAlgorithm(_))
+        ));
     }
 
     #[test]
@@ -184,7 +190,11 @@ mod tests {
             (r#""x5c":["AAAA"]"#, "x5c"),
             (r#""crit":["exp"]"#, "crit"),
         ] {
-            let t = token(&format!(r#"{{"kid":"k","alg":"RS256",{member}}}"#), "{}", "AAAA");
+            let t = token(
+                &format!(r#"{{"kid":"k","alg":"RS256",{member}}}"#),
+                "{}",
+                "AAAA",
+            );
             assert!(
                 matches!(parse(&t), Err(VerifyError::UnsupportedHeader(n)) if n == name),
                 "{member}"
@@ -194,8 +204,15 @@ mod tests {
 
     #[test]
     fn refuses_missing_or_empty_kid() {
-        for h in [r#"{"alg":"RS256"}"#, r#"{"alg":"RS256","kid":""}"#, r#"{"alg":"RS256","kid":7}"#] {
-            assert!(matches!(parse(&token(h, "{}", "AAAA")), Err(VerifyError::MissingKid)));
+        for h in [
+            r#"{"alg":"RS256"}"#,
+            r#"{"alg":"RS256","kid":""}"#,
+            r#"{"alg":"RS256","kid":7}"#,
+        ] {
+            assert!(matches!(
+                parse(&token(h, "{}", "AAAA")),
+                Err(VerifyError::MissingKid)
+            ));
         }
     }
 
@@ -203,9 +220,15 @@ mod tests {
     fn refuses_non_object_payload_and_empty_signature() {
         let h = r#"{"kid":"k","alg":"RS256"}"#;
         for p in ["[]", "1", "\"x\"", "{", r#"{"exp":1,"exp":2}"#] {
-            assert!(matches!(parse(&token(h, p, "AAAA")), Err(VerifyError::Malformed(_))), "{p}");
+            assert!(
+                matches!(parse(&token(h, p, "AAAA")), Err(VerifyError::Malformed(_))),
+                "{p}"
+            );
         }
-        assert!(matches!(parse(&token(h, "{}", "")), Err(VerifyError::Malformed(_))));
+        assert!(matches!(
+            parse(&token(h, "{}", "")),
+            Err(VerifyError::Malformed(_))
+        ));
     }
 
     proptest! {

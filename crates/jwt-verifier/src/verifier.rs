@@ -60,8 +60,7 @@ impl Verifier {
     ) -> Result<Claims, VerifyError> {
         let result = self.verify_inner(token, policy).await;
         if let Err(e) = &result {
-            metrics::counter!("jwt_verifier_rejections_total", "reason" => e.reason())
-                .increment(1);
+            metrics::counter!("jwt_verifier_rejections_total", "reason" => e.reason()).increment(1);
             tracing::debug!(reason = e.reason(), error = %e, "token rejected");
         }
         result
@@ -378,11 +377,17 @@ mod tests {
             Err(BuildError::NoClientId)
         ));
         assert!(matches!(
-            Verifier::builder().issuer("ftp://i/p").client_id("c").build(),
+            Verifier::builder()
+                .issuer("ftp://i/p")
+                .client_id("c")
+                .build(),
             Err(BuildError::InvalidIssuer(_))
         ));
         assert!(matches!(
-            Verifier::builder().issuer("https://i/p").client_id("a b").build(),
+            Verifier::builder()
+                .issuer("https://i/p")
+                .client_id("a b")
+                .build(),
             Err(BuildError::InvalidClientId(_))
         ));
         let v = Verifier::builder()

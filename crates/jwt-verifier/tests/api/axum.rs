@@ -41,7 +41,10 @@ async fn call(router: Router, path: &str, authorization: Option<&str>) -> Answer
     if let Some(a) = authorization {
         request = request.header(header::AUTHORIZATION, a);
     }
-    let response = router.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = router
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let header_text = |name| {
         response
             .headers()
@@ -62,7 +65,10 @@ async fn call(router: Router, path: &str, authorization: Option<&str>) -> Answer
 
 fn assert_problem(answer: &Answer, status: StatusCode) {
     assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(answer.content_type.as_deref(), Some("application/problem+json"));
+    assert_eq!(
+        answer.content_type.as_deref(),
+        Some("application/problem+json")
+    );
     let body: Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(body["status"], status.as_u16());
     assert_eq!(body["type"], "about:blank");
@@ -72,11 +78,21 @@ fn assert_problem(answer: &Answer, status: StatusCode) {
 #[tokio::test]
 async fn a_valid_token_with_the_scope_reaches_the_handler() {
     let app = TestApp::spawn().await;
-    let answer = call(router(&app), "/schedule", Some(&format!("Bearer {}", app.token()))).await;
+    let answer = call(
+        router(&app),
+        "/schedule",
+        Some(&format!("Bearer {}", app.token())),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, CLIENT);
     // The scheme is case-insensitive.
-    let answer = call(router(&app), "/open", Some(&format!("bearer {}", app.token()))).await;
+    let answer = call(
+        router(&app),
+        "/open",
+        Some(&format!("bearer {}", app.token())),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK);
 }
 
@@ -92,7 +108,10 @@ async fn no_token_is_401_with_a_bare_challenge() {
         .route("/open", get(whoami))
         .layer(JwtAuthLayer::new(app.verifier.clone()).realm("schedule"));
     let answer = call(with_realm, "/open", None).await;
-    assert_eq!(answer.challenge.as_deref(), Some(r#"Bearer realm="schedule""#));
+    assert_eq!(
+        answer.challenge.as_deref(),
+        Some(r#"Bearer realm="schedule""#)
+    );
 }
 
 #[tokio::test]
@@ -102,7 +121,10 @@ async fn a_malformed_authorization_header_is_400_invalid_request() {
         let answer = call(router(&app), "/schedule", Some(bad)).await;
         assert_problem(&answer, StatusCode::BAD_REQUEST);
         let challenge = answer.challenge.unwrap();
-        assert!(challenge.starts_with(r#"Bearer error="invalid_request", error_description=""#), "{challenge}");
+        assert!(
+            challenge.starts_with(r#"Bearer error="invalid_request", error_description=""#),
+            "{challenge}"
+        );
     }
     assert_eq!(app.issuer.jwks_fetches(), 0);
 }
@@ -115,10 +137,19 @@ async fn a_bad_token_is_401_invalid_token_without_echoing_it() {
     let mut id_token = app.claims();
     id_token["token_use"] = json!("id");
     let cases = [
-        ("garbage.garbage.garbage".to_owned(), "the token is malformed"),
+        (
+            "garbage.garbage.garbage".to_owned(),
+            "the token is malformed",
+        ),
         (app.issuer.token(&expired), "the token expired"),
-        (app.issuer.token(&id_token), "the token is not an access token"),
-        (app.issuer.access_token("someoneelse", [READ]), "the token client is not allowed"),
+        (
+            app.issuer.token(&id_token),
+            "the token is not an access token",
+        ),
+        (
+            app.issuer.access_token("someoneelse", [READ]),
+            "the token client is not allowed",
+        ),
     ];
     for (token, description) in cases {
         let answer = call(router(&app), "/schedule", Some(&format!("Bearer {token}"))).await;
@@ -137,7 +168,9 @@ async fn a_bad_token_is_401_invalid_token_without_echoing_it() {
 #[tokio::test]
 async fn a_missing_scope_is_403_insufficient_scope() {
     let app = TestApp::spawn().await;
-    let token = app.issuer.access_token(CLIENT, ["user-schedule-service/schedule.read-all"]);
+    let token = app
+        .issuer
+        .access_token(CLIENT, ["user-schedule-service/schedule.read-all"]);
     let answer = call(router(&app), "/schedule", Some(&format!("Bearer {token}"))).await;
     assert_problem(&answer, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -148,11 +181,26 @@ async fn a_missing_scope_is_403_insufficient_scope() {
     );
 
     // any_of: one of the listed scopes is enough.
-    let answer = call(router(&app), "/schedule/edit", Some(&format!("Bearer {}", app.token()))).await;
+    let answer = call(
+        router(&app),
+        "/schedule/edit",
+        Some(&format!("Bearer {}", app.token())),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    assert!(answer.challenge.unwrap().ends_with(&format!(r#"scope="{UPDATE} admin/all""#)));
+    assert!(
+        answer
+            .challenge
+            .unwrap()
+            .ends_with(&format!(r#"scope="{UPDATE} admin/all""#))
+    );
     let token = app.issuer.access_token(CLIENT, ["admin/all"]);
-    let answer = call(router(&app), "/schedule/edit", Some(&format!("Bearer {token}"))).await;
+    let answer = call(
+        router(&app),
+        "/schedule/edit",
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK);
     // A route without a requirement accepts any verified token.
     let answer = call(router(&app), "/open", Some(&format!("Bearer {token}"))).await;
@@ -163,7 +211,12 @@ async fn a_missing_scope_is_403_insufficient_scope() {
 async fn an_unreachable_jwks_is_503() {
     let app = TestApp::spawn().await;
     app.issuer.set_available(false);
-    let answer = call(router(&app), "/schedule", Some(&format!("Bearer {}", app.token()))).await;
+    let answer = call(
+        router(&app),
+        "/schedule",
+        Some(&format!("Bearer {}", app.token())),
+    )
+    .await;
     assert_problem(&answer, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.challenge, None);
 }
@@ -195,5 +248,10 @@ async fn optional_claims_extractor() {
     let layered = Router::new()
         .route("/", get(maybe))
         .layer(JwtAuthLayer::new(app.verifier.clone()));
-    assert_eq!(call(layered, "/", Some(&format!("Bearer {}", app.token()))).await.body, "some");
+    assert_eq!(
+        call(layered, "/", Some(&format!("Bearer {}", app.token())))
+            .await
+            .body,
+        "some"
+    );
 }

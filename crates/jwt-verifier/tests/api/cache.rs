@@ -26,7 +26,10 @@ async fn a_cached_token_still_meets_the_scope_policy() {
         .verify_with(&token, &ScopePolicy::all_of([UPDATE]))
         .await
         .unwrap_err();
-    assert!(matches!(err, VerifyError::InsufficientScope { .. }), "{err:?}");
+    assert!(
+        matches!(err, VerifyError::InsufficientScope { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -64,6 +67,10 @@ async fn a_tampered_copy_of_a_cached_token_is_not_served_from_the_cache() {
     app.verifier.verify(&token).await.unwrap();
     let (header, payload, mut signature) = split(&token);
     signature[0] ^= 1;
-    let err = app.verifier.verify(&join(&header, &payload, &signature)).await.unwrap_err();
+    let err = app
+        .verifier
+        .verify(&join(&header, &payload, &signature))
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::InvalidSignature), "{err:?}");
 }

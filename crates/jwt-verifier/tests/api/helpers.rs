@@ -31,7 +31,9 @@ impl TestApp {
     }
 
     /// A verifier for one test issuer and [`CLIENT`], customised by `configure`.
-    pub(crate) async fn spawn_with(configure: impl FnOnce(VerifierBuilder) -> VerifierBuilder) -> Self {
+    pub(crate) async fn spawn_with(
+        configure: impl FnOnce(VerifierBuilder) -> VerifierBuilder,
+    ) -> Self {
         let clock = ManualClock::at_unix(START);
         let issuer = TestIssuer::start_with_clock(Arc::new(clock.clone())).await;
         let builder = Verifier::builder()

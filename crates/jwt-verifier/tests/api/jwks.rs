@@ -23,7 +23,11 @@ async fn hydrate_fetches_once_and_has_keys_reports_it() {
     for _ in 0..10 {
         app.verifier.verify(&app.token()).await.unwrap();
     }
-    assert_eq!(app.issuer.jwks_fetches(), 1, "warm verifications never fetch");
+    assert_eq!(
+        app.issuer.jwks_fetches(),
+        1,
+        "warm verifications never fetch"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,7 +38,12 @@ async fn a_rotated_key_is_fetched_once_for_100_concurrent_requests() {
 
     let new_kid = app.issuer.rotate();
     let token = app.token();
-    assert_eq!(split(&token).0, json!({"kid": new_kid, "alg": "RS256"}).to_string().into_bytes());
+    assert_eq!(
+        split(&token).0,
+        json!({"kid": new_kid, "alg": "RS256"})
+            .to_string()
+            .into_bytes()
+    );
 
     // Hold the JWKS response so the 100 requests overlap the one fetch.
     app.issuer.hold_jwks(true);
@@ -54,7 +63,11 @@ async fn a_rotated_key_is_fetched_once_for_100_concurrent_requests() {
         let claims = task.await.unwrap().unwrap();
         assert_eq!(claims.client_id().as_str(), CLIENT);
     }
-    assert_eq!(app.issuer.jwks_fetches(), 2, "exactly one fetch for the new kid");
+    assert_eq!(
+        app.issuer.jwks_fetches(),
+        2,
+        "exactly one fetch for the new kid"
+    );
 
     // Tokens signed by the old key still verify: it is still published and cached.
     assert_eq!(app.issuer.jwks().keys.len(), 2);
@@ -84,7 +97,11 @@ async fn a_flood_of_random_kids_fetches_at_most_once_per_cooldown() {
         }
     };
     flood(0).await;
-    assert_eq!(app.issuer.jwks_fetches(), 2, "one refetch in the first cooldown");
+    assert_eq!(
+        app.issuer.jwks_fetches(),
+        2,
+        "one refetch in the first cooldown"
+    );
     app.clock.advance(COOLDOWN - Duration::from_secs(1));
     flood(1).await;
     assert_eq!(app.issuer.jwks_fetches(), 2, "still inside the cooldown");
@@ -114,8 +131,15 @@ async fn a_removed_key_is_refused_after_the_refresh() {
 
     app.clock.advance(Duration::from_secs(1));
     let err = app.verifier.verify(&old_token).await.unwrap_err();
-    assert!(matches!(&err, VerifyError::UnknownKid(k) if *k == old_kid), "{err:?}");
-    assert_eq!(app.issuer.jwks_fetches(), 2, "the refresh was the only fetch");
+    assert!(
+        matches!(&err, VerifyError::UnknownKid(k) if *k == old_kid),
+        "{err:?}"
+    );
+    assert_eq!(
+        app.issuer.jwks_fetches(),
+        2,
+        "the refresh was the only fetch"
+    );
     app.verifier.verify(&new_token).await.unwrap();
     assert_eq!(app.issuer.jwks_fetches(), 2);
 }
@@ -143,7 +167,10 @@ async fn an_outage_keeps_verifying_with_cached_keys() {
     app.clock.advance(COOLDOWN);
     let err = app.verifier.verify(&app.token()).await.unwrap_err();
     assert!(
-        matches!(&err, VerifyError::JwksUnavailable(JwksError::Status { status: 503, .. })),
+        matches!(
+            &err,
+            VerifyError::JwksUnavailable(JwksError::Status { status: 503, .. })
+        ),
         "{err:?}"
     );
 
@@ -163,7 +190,10 @@ async fn no_jwks_and_no_keys_is_unavailable() {
     let err = app.verifier.verify(&app.token()).await.unwrap_err();
     assert!(matches!(err, VerifyError::JwksUnavailable(_)), "{err:?}");
     assert_eq!(app.issuer.jwks_fetches(), 1);
-    assert!(matches!(app.verifier.hydrate().await, Err(VerifyError::JwksUnavailable(_))));
+    assert!(matches!(
+        app.verifier.hydrate().await,
+        Err(VerifyError::JwksUnavailable(_))
+    ));
     assert!(!app.verifier.has_keys());
 }
 
@@ -172,7 +202,10 @@ async fn an_oversized_jwks_is_refused() {
     let app = TestApp::spawn_with(|b| b.max_jwks_bytes(200)).await;
     let err = app.verifier.hydrate().await.unwrap_err();
     assert!(
-        matches!(&err, VerifyError::JwksUnavailable(JwksError::TooLarge { limit: 200, .. })),
+        matches!(
+            &err,
+            VerifyError::JwksUnavailable(JwksError::TooLarge { limit: 200, .. })
+        ),
         "{err:?}"
     );
 }
@@ -182,7 +215,10 @@ async fn a_slow_jwks_times_out() {
     let app = TestApp::spawn_with(|b| b.fetch_timeout(Duration::from_millis(200))).await;
     app.issuer.hold_jwks(true);
     let err = app.verifier.hydrate().await.unwrap_err();
-    assert!(matches!(&err, VerifyError::JwksUnavailable(JwksError::Http { .. })), "{err:?}");
+    assert!(
+        matches!(&err, VerifyError::JwksUnavailable(JwksError::Http { .. })),
+        "{err:?}"
+    );
     app.issuer.hold_jwks(false);
 }
 
@@ -210,7 +246,10 @@ async fn redirects_are_not_followed() {
         .unwrap();
     let err = verifier.hydrate().await.unwrap_err();
     assert!(
-        matches!(&err, VerifyError::JwksUnavailable(JwksError::Status { status: 307, .. })),
+        matches!(
+            &err,
+            VerifyError::JwksUnavailable(JwksError::Status { status: 307, .. })
+        ),
         "{err:?}"
     );
     assert_eq!(real.jwks_fetches(), 0);
@@ -223,7 +262,13 @@ async fn redirects_are_not_followed() {
         .build()
         .unwrap();
     let err = verifier.hydrate().await.unwrap_err();
-    assert!(matches!(&err, VerifyError::JwksUnavailable(JwksError::Redirected { .. })), "{err:?}");
+    assert!(
+        matches!(
+            &err,
+            VerifyError::JwksUnavailable(JwksError::Redirected { .. })
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -258,7 +303,13 @@ async fn a_jwks_that_is_not_a_key_set_keeps_the_old_keys() {
     verifier.hydrate().await.unwrap();
     broken.store(true, std::sync::atomic::Ordering::SeqCst);
     let err = verifier.hydrate().await.unwrap_err();
-    assert!(matches!(&err, VerifyError::JwksUnavailable(JwksError::NoUsableKeys { .. })), "{err:?}");
+    assert!(
+        matches!(
+            &err,
+            VerifyError::JwksUnavailable(JwksError::NoUsableKeys { .. })
+        ),
+        "{err:?}"
+    );
     assert!(verifier.has_keys());
 
     // A token of this issuer (signed by `issuer`, claiming the proxy's URL) verifies.
@@ -282,8 +333,14 @@ async fn several_issuers_each_use_their_own_keys() {
         .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
-    verifier.verify(&a.access_token(CLIENT, [READ])).await.unwrap();
-    verifier.verify(&b.access_token(CLIENT, [READ])).await.unwrap();
+    verifier
+        .verify(&a.access_token(CLIENT, [READ]))
+        .await
+        .unwrap();
+    verifier
+        .verify(&b.access_token(CLIENT, [READ]))
+        .await
+        .unwrap();
     assert_eq!((a.jwks_fetches(), b.jwks_fetches()), (1, 1));
 
     // Signed by A, claiming B: B's key set has no such kid.

@@ -40,8 +40,15 @@ async fn refuses_alg_none() {
     let token = join(header.as_bytes(), app.claims().to_string().as_bytes(), b"");
     let token = token.trim_end_matches('.').to_owned() + ".";
     let err = app.verifier.verify(&token).await.unwrap_err();
-    assert!(matches!(&err, VerifyError::UnsupportedAlgorithm(a) if a == "none"), "{err:?}");
-    assert_eq!(app.issuer.jwks_fetches(), 0, "refused before any network call");
+    assert!(
+        matches!(&err, VerifyError::UnsupportedAlgorithm(a) if a == "none"),
+        "{err:?}"
+    );
+    assert_eq!(
+        app.issuer.jwks_fetches(),
+        0,
+        "refused before any network call"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +61,10 @@ async fn refuses_hs256_signed_with_the_public_key() {
     let input = input.trim_end_matches('.');
     // The classic confusion attack: the RSA public key (as JWK JSON and as the modulus)
     // used as the HMAC secret.
-    for secret in [serde_json::to_vec(&jwk).unwrap(), jwk.n.clone().into_bytes()] {
+    for secret in [
+        serde_json::to_vec(&jwk).unwrap(),
+        jwk.n.clone().into_bytes(),
+    ] {
         let key = hmac::Key::new(hmac::HMAC_SHA256, &secret);
         let tag = hmac::sign(&key, input.as_bytes());
         let token = format!("{input}.{}", {
@@ -62,7 +72,10 @@ async fn refuses_hs256_signed_with_the_public_key() {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
         });
         let err = app.verifier.verify(&token).await.unwrap_err();
-        assert!(matches!(&err, VerifyError::UnsupportedAlgorithm(a) if a == "HS256"), "{err:?}");
+        assert!(
+            matches!(&err, VerifyError::UnsupportedAlgorithm(a) if a == "HS256"),
+            "{err:?}"
+        );
     }
 }
 
@@ -72,14 +85,22 @@ async fn refuses_an_unknown_kid() {
     let header = json!({"kid": "not-a-published-kid", "alg": "RS256"});
     let token = app.issuer.token_with_header(&header, &app.claims());
     let err = app.verifier.verify(&token).await.unwrap_err();
-    assert!(matches!(&err, VerifyError::UnknownKid(k) if k == "not-a-published-kid"), "{err:?}");
+    assert!(
+        matches!(&err, VerifyError::UnknownKid(k) if k == "not-a-published-kid"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn refuses_a_missing_kid() {
     let app = TestApp::spawn().await;
-    let token = app.issuer.token_with_header(&json!({"alg": "RS256"}), &app.claims());
-    assert!(matches!(app.verifier.verify(&token).await, Err(VerifyError::MissingKid)));
+    let token = app
+        .issuer
+        .token_with_header(&json!({"alg": "RS256"}), &app.claims());
+    assert!(matches!(
+        app.verifier.verify(&token).await,
+        Err(VerifyError::MissingKid)
+    ));
 }
 
 #[tokio::test]
@@ -118,11 +139,17 @@ async fn refuses_a_tampered_signature() {
     let (header, payload, mut signature) = split(&app.token());
     signature[100] ^= 0x01;
     let token = join(&header, &payload, &signature);
-    assert!(matches!(app.verifier.verify(&token).await, Err(VerifyError::InvalidSignature)));
+    assert!(matches!(
+        app.verifier.verify(&token).await,
+        Err(VerifyError::InvalidSignature)
+    ));
     // A truncated signature too.
     signature.truncate(255);
     let token = join(&header, &payload, &signature);
-    assert!(matches!(app.verifier.verify(&token).await, Err(VerifyError::InvalidSignature)));
+    assert!(matches!(
+        app.verifier.verify(&token).await,
+        Err(VerifyError::InvalidSignature)
+    ));
 }
 
 #[tokio::test]
@@ -134,7 +161,10 @@ async fn checks_the_signature_before_any_claim() {
     claims["token_use"] = json!("id");
     let (header, _, signature) = split(&app.token());
     let token = join(&header, claims.to_string().as_bytes(), &signature);
-    assert!(matches!(app.verifier.verify(&token).await, Err(VerifyError::InvalidSignature)));
+    assert!(matches!(
+        app.verifier.verify(&token).await,
+        Err(VerifyError::InvalidSignature)
+    ));
 }
 
 #[tokio::test]
@@ -146,13 +176,23 @@ async fn refuses_an_expired_token_after_the_leeway() {
     assert!(app.verifier.verify(&within_leeway).await.is_ok());
 
     claims["exp"] = json!(app.now() - 60);
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
-    assert!(matches!(err, VerifyError::Expired { leeway: 60, .. }), "{err:?}");
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, VerifyError::Expired { leeway: 60, .. }),
+        "{err:?}"
+    );
 
     // The same valid token expires when the clock moves.
     let token = app.token();
     app.clock.advance(std::time::Duration::from_secs(3600 + 60));
-    assert!(matches!(app.verifier.verify(&token).await, Err(VerifyError::Expired { .. })));
+    assert!(matches!(
+        app.verifier.verify(&token).await,
+        Err(VerifyError::Expired { .. })
+    ));
 }
 
 #[tokio::test]
@@ -160,14 +200,27 @@ async fn refuses_a_token_not_yet_valid() {
     let app = TestApp::spawn().await;
     let mut claims = app.claims();
     claims["nbf"] = json!(app.now() + 120);
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::NotYetValid { .. }), "{err:?}");
     claims["nbf"] = json!(app.now() + 30);
-    assert!(app.verifier.verify(&app.issuer.token(&claims)).await.is_ok());
+    assert!(
+        app.verifier
+            .verify(&app.issuer.token(&claims))
+            .await
+            .is_ok()
+    );
 
     let mut claims = app.claims();
     claims["iat"] = json!(app.now() + 120);
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::IssuedInFuture { .. }), "{err:?}");
 }
 
@@ -176,8 +229,15 @@ async fn refuses_a_wrong_issuer_before_any_network_call() {
     let app = TestApp::spawn().await;
     let mut claims = app.claims();
     claims["iss"] = json!("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other1234");
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
-    assert!(matches!(&err, VerifyError::UnknownIssuer(i) if i.ends_with("eu-west-1_Other1234")), "{err:?}");
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::UnknownIssuer(i) if i.ends_with("eu-west-1_Other1234")),
+        "{err:?}"
+    );
     // A prefix or suffix of the configured issuer is another issuer.
     claims["iss"] = json!(format!("{}/", app.issuer.issuer()));
     assert!(matches!(
@@ -200,16 +260,28 @@ async fn refuses_an_id_token() {
     let mut claims = app.claims();
     claims["token_use"] = json!("id");
     claims["aud"] = json!(CLIENT);
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
-    assert!(matches!(&err, VerifyError::InvalidTokenUse(u) if u == "id"), "{err:?}");
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::InvalidTokenUse(u) if u == "id"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn refuses_a_wrong_client_id() {
     let app = TestApp::spawn().await;
-    let token = app.issuer.access_token("26cb2c60kq7nbmas7rbme9b6pp", [READ]);
+    let token = app
+        .issuer
+        .access_token("26cb2c60kq7nbmas7rbme9b6pp", [READ]);
     let err = app.verifier.verify(&token).await.unwrap_err();
-    assert!(matches!(&err, VerifyError::InvalidClientId(c) if c == "26cb2c60kq7nbmas7rbme9b6pp"), "{err:?}");
+    assert!(
+        matches!(&err, VerifyError::InvalidClientId(c) if c == "26cb2c60kq7nbmas7rbme9b6pp"),
+        "{err:?}"
+    );
 
     let mut claims = app.claims();
     claims.as_object_mut().unwrap().remove("client_id");
@@ -222,7 +294,9 @@ async fn refuses_a_wrong_client_id() {
 #[tokio::test]
 async fn allow_any_client_id_is_explicit_and_still_checks_the_claim() {
     let app = TestApp::spawn_with(|b| b.allow_any_client_id()).await;
-    let token = app.issuer.access_token("26cb2c60kq7nbmas7rbme9b6pp", [READ]);
+    let token = app
+        .issuer
+        .access_token("26cb2c60kq7nbmas7rbme9b6pp", [READ]);
     assert!(app.verifier.verify(&token).await.is_ok());
     let mut claims = app.claims();
     claims["client_id"] = json!(42);
@@ -237,7 +311,11 @@ async fn refuses_a_missing_exp() {
     let app = TestApp::spawn().await;
     let mut claims = app.claims();
     claims.as_object_mut().unwrap().remove("exp");
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::MissingClaim("exp")), "{err:?}");
 }
 
@@ -247,7 +325,11 @@ async fn refuses_exp_as_a_string() {
     let app = TestApp::spawn().await;
     let mut claims = app.claims();
     claims["exp"] = json!((app.now() + 3600).to_string());
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::InvalidClaim("exp")), "{err:?}");
 
     let mut claims = app.claims();
@@ -268,15 +350,34 @@ async fn refuses_a_missing_scope() {
         matches!(&err, VerifyError::InsufficientScope { required, .. } if *required == format!("{READ} {UPDATE}")),
         "{err:?}"
     );
-    assert!(app.verifier.verify_with(&token, &ScopePolicy::any_of([READ, UPDATE])).await.is_ok());
-    assert!(app.verifier.verify_with(&token, &ScopePolicy::all_of([READ])).await.is_ok());
+    assert!(
+        app.verifier
+            .verify_with(&token, &ScopePolicy::any_of([READ, UPDATE]))
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.verifier
+            .verify_with(&token, &ScopePolicy::all_of([READ]))
+            .await
+            .is_ok()
+    );
 
     let mut claims = app.claims();
     claims.as_object_mut().unwrap().remove("scope");
     let no_scope = app.issuer.token(&claims);
-    assert!(app.verifier.verify(&no_scope).await.unwrap().scopes().is_empty());
+    assert!(
+        app.verifier
+            .verify(&no_scope)
+            .await
+            .unwrap()
+            .scopes()
+            .is_empty()
+    );
     assert!(matches!(
-        app.verifier.verify_with(&no_scope, &ScopePolicy::all_of([READ])).await,
+        app.verifier
+            .verify_with(&no_scope, &ScopePolicy::all_of([READ]))
+            .await,
         Err(VerifyError::InsufficientScope { .. })
     ));
 }
@@ -298,13 +399,26 @@ async fn refuses_scope_look_alikes() {
     ] {
         let token = app.issuer.access_token(CLIENT, [granted]);
         let err = app.verifier.verify_with(&token, &policy).await.unwrap_err();
-        assert!(matches!(err, VerifyError::InsufficientScope { .. }), "{granted}: {err:?}");
+        assert!(
+            matches!(err, VerifyError::InsufficientScope { .. }),
+            "{granted}: {err:?}"
+        );
     }
     // An identifier that contains '/' works when compared whole.
     let url_scope = "https://api.example.com/v1/schedule.read";
     let token = app.issuer.access_token(CLIENT, [url_scope]);
-    assert!(app.verifier.verify_with(&token, &ScopePolicy::all_of([url_scope])).await.is_ok());
-    assert!(app.verifier.verify_with(&token, &ScopePolicy::all_of(["v1/schedule.read"])).await.is_err());
+    assert!(
+        app.verifier
+            .verify_with(&token, &ScopePolicy::all_of([url_scope]))
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.verifier
+            .verify_with(&token, &ScopePolicy::all_of(["v1/schedule.read"]))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -312,8 +426,15 @@ async fn refuses_an_oversized_token() {
     let app = TestApp::spawn().await;
     let mut claims = app.claims();
     claims["padding"] = json!("x".repeat(9000));
-    let err = app.verifier.verify(&app.issuer.token(&claims)).await.unwrap_err();
-    assert!(matches!(err, VerifyError::TooLarge { limit: 8192, .. }), "{err:?}");
+    let err = app
+        .verifier
+        .verify(&app.issuer.token(&claims))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, VerifyError::TooLarge { limit: 8192, .. }),
+        "{err:?}"
+    );
     assert_eq!(app.issuer.jwks_fetches(), 0);
 }
 
@@ -338,13 +459,19 @@ async fn refuses_garbage() {
     for g in &garbage {
         let err = app.verifier.verify(g).await.unwrap_err();
         assert!(
-            matches!(err, VerifyError::Malformed(_) | VerifyError::UnsupportedAlgorithm(_)),
+            matches!(
+                err,
+                VerifyError::Malformed(_) | VerifyError::UnsupportedAlgorithm(_)
+            ),
             "{g:?}: {err:?}"
         );
     }
     // The ones that are not even three base64url JSON parts are `Malformed`.
     for g in ["", "garbage", "a.b.c", "a.b.c.d", "..."] {
-        assert!(matches!(app.verifier.verify(g).await, Err(VerifyError::Malformed(_))), "{g:?}");
+        assert!(
+            matches!(app.verifier.verify(g).await, Err(VerifyError::Malformed(_))),
+            "{g:?}"
+        );
     }
     assert_eq!(app.issuer.jwks_fetches(), 0);
 }
@@ -360,7 +487,14 @@ async fn error_messages_never_contain_the_token() {
         let mut p = token.split('.');
         (p.next().unwrap(), p.next().unwrap(), p.next().unwrap())
     };
-    for text in [err.to_string(), format!("{err:?}"), err.description().to_owned()] {
-        assert!(!text.contains(payload) && !text.contains(signature), "{text}");
+    for text in [
+        err.to_string(),
+        format!("{err:?}"),
+        err.description().to_owned(),
+    ] {
+        assert!(
+            !text.contains(payload) && !text.contains(signature),
+            "{text}"
+        );
     }
 }
