@@ -29,6 +29,7 @@ pub(crate) struct Options {
     pub(crate) credentials: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) public_url: Option<String>,
+    pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl Default for Options {
@@ -38,6 +39,7 @@ impl Default for Options {
             credentials: false,
             clock: Arc::new(SystemClock),
             public_url: None,
+            metrics: None,
         }
     }
 }
@@ -58,6 +60,7 @@ impl TestApp {
                 secret_access_key: ClientSecret::new(SECRET_ACCESS_KEY),
             });
         }
+        config.metrics = options.metrics.clone();
         config
             .check_listen_addr(listener.local_addr().unwrap())
             .unwrap();

@@ -489,3 +489,63 @@ async fn the_test_util_server_provisions_the_reference_stack() {
         .unwrap_err();
     assert!(error.to_string().starts_with("ResourceNotFoundException"));
 }
+
+#[tokio::test]
+async fn metrics_health_and_request_ids_are_served() {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        metrics: Some(handle),
+        ..crate::helpers::Options::default()
+    })
+    .await;
+    let s = stack(&app).await;
+    let basic = Some((s.client_id.as_str(), s.client_secret.as_str()));
+    token_of(
+        app.token_request(&[("grant_type", "client_credentials")], basic)
+            .await,
+    )
+    .await;
+    let refused = app
+        .token_request(
+            &[("grant_type", "client_credentials")],
+            Some((&s.client_id, "wrong")),
+        )
+        .await;
+    assert_eq!(refused.status(), 401);
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("authorization_server_tokens_issued_total"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"authorization_server_token_requests_refused_total{error="invalid_client"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"authorization_server_admin_requests_total{operation="CreateUserPool",outcome="ok"}"#
+        ),
+        "{text}"
+    );
+
+    let response = app
+        .http
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(response.text().await.unwrap(), "ok");
+}
