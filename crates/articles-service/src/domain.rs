@@ -463,4 +463,41 @@ mod tests {
         assert!(Cursor::parse("garbage!").is_err());
         assert!(Cursor::parse(&URL_SAFE_NO_PAD.encode("12.not-a-uuid")).is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parsers_never_panic(raw in ".*") {
+                let _ = Title::parse(&raw);
+                let _ = Body::parse(&raw);
+                let _ = AuthorId::parse(&raw);
+                let _ = ArticleId::parse(&raw);
+                let _ = Cursor::parse(&raw);
+                let _ = parse_timestamp(&raw, "publish_at");
+            }
+
+            #[test]
+            fn valid_author_ids_are_kept(raw in "[A-Za-z0-9._-]{1,64}") {
+                prop_assume!(raw != "." && raw != "..");
+                let parsed = AuthorId::parse(&raw).unwrap();
+                prop_assert_eq!(parsed.as_str(), raw.as_str());
+            }
+
+            #[test]
+            fn cursors_round_trip(micros in 0i64..253_402_300_799_000_000, id: u128) {
+                let created_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).unwrap();
+                let cursor = Cursor { created_at, id: ArticleId::from(Uuid::from_u128(id)) };
+                prop_assert_eq!(Cursor::parse(&cursor.encode()).unwrap(), cursor);
+            }
+
+            #[test]
+            fn titles_count_characters(raw in "[^\\p{Cc}]{1,250}") {
+                prop_assume!(!raw.trim().is_empty());
+                prop_assert_eq!(Title::parse(&raw).is_ok(), raw.chars().count() <= 200);
+            }
+        }
+    }
 }

@@ -2,9 +2,80 @@
 //! scenario. Two of its routes call user-schedule-service with this service's own
 //! client-credentials access token.
 //!
-//! PHASE1-DOCS
-
-#![cfg_attr(docsrs, feature(doc_cfg))]
+//! - `GET /articles?limit=&cursor=&status=`, `POST /articles`, `GET`/`PUT`/`DELETE
+//!   /articles/{id}`: the public CRUD API, keyset-paginated by `(created_at, id)`.
+//! - `GET /articles/{id}/author-schedule`: the author's events around `publish_at`, read
+//!   from user-schedule-service (scope `user-schedule-service/schedule.read`).
+//! - `POST /articles/{id}/publication`: books "Publish: <title>" in the author's schedule
+//!   (scope `user-schedule-service/schedule.update`), stores the event id and sets the
+//!   status `scheduled`; repeating it books nothing (a claim in the store makes even
+//!   concurrent repeats safe).
+//! - `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+//!
+//! Errors are RFC 9457 problem documents (`application/problem+json`). When
+//! user-schedule-service refuses (401/403) the answer is a 502 naming the upstream status
+//! and, for a 403, the missing scope from its `WWW-Authenticate` challenge; a refusal of
+//! the token endpoint is a 502 naming the OAuth error code; an unreachable upstream is a
+//! 503 and a silent one a 504. The article is unchanged in every failure case.
+//!
+//! The service does not verify tokens (it is a client, not a resource server) and does
+//! not read the environment: the `s2s` binary builds the [`Config`] and the
+//! [`TokenProvider`](token_provider::TokenProvider).
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use articles_service::{AppState, Config, router, serve, store};
+//! use oauth_proto::time::SystemClock;
+//! use token_provider::{ClientAuth, ClientId, ClientSecret, TokenProvider};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // No token is fetched until the first upstream call.
+//! let tokens = TokenProvider::builder()
+//!     .token_url("http://127.0.0.1:9229/oauth2/token")
+//!     .client_id(ClientId::parse("26cb2c60kq7nbmas7rbme9b6pp")?)
+//!     .client_secret(ClientSecret::new("read-from-a-secret-file"))
+//!     .auth(ClientAuth::Basic)
+//!     .build()?;
+//! let store = store::connect("sqlite::memory:").await?;
+//! let config = Config::new("http://127.0.0.1:8082");
+//! let state = AppState::new(config, store, tokens, Arc::new(SystemClock))?;
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(serve(listener, router(state), async move {
+//!     let _ = stopped.await;
+//! }));
+//! stop.send(()).ok(); // graceful shutdown
+//! server.await??;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `sqlite` (default): the SQLite store (`sqlite://PATH`, `sqlite::memory:`).
+//! - `postgres` (default): the PostgreSQL store (`postgres://…`).
+//!
+//! # Metrics
+//!
+//! Through the `metrics` facade: `http_requests_total{route,method,status}`,
+//! `http_request_duration_seconds{route}`, `upstream_requests_total{status}` (an HTTP
+//! status, or `timeout`, `unreachable`, `error`). `/metrics` renders
+//! [`Config::metrics`] and adds `articles_service_token_requests_total`, the requests this
+//! service's provider made to the token endpoint.
+//!
+//! # Security notes
+//!
+//! - The token is attached only to requests for the host of [`Config::schedules_url`],
+//!   and redirects are never followed, so it cannot leak to another host.
+//! - Neither the token nor the client secret is logged; upstream error bodies are cut to
+//!   their `detail` before they reach a problem document.
+//! - Database errors reach the logs, never the client (an opaque 500).
+//! - `author_id` is restricted to `[A-Za-z0-9._-]` (and not `.` or `..`), so it cannot
+//!   change the path of the upstream URL it is put in.
 
 use std::fmt;
 use std::future::Future;

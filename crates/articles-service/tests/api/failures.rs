@@ -48,20 +48,33 @@ async fn upstream_silent_is_504_and_changes_nothing() {
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", articles.url);
 
-    let (status, created) =
-        crate::helpers::call(&http, reqwest::Method::POST, &url("/articles"), Some(article())).await;
+    let (status, created) = crate::helpers::call(
+        &http,
+        reqwest::Method::POST,
+        &url("/articles"),
+        Some(article()),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_str().unwrap();
     for (method, path) in [
         (reqwest::Method::POST, format!("/articles/{id}/publication")),
-        (reqwest::Method::GET, format!("/articles/{id}/author-schedule")),
+        (
+            reqwest::Method::GET,
+            format!("/articles/{id}/author-schedule"),
+        ),
     ] {
         let (status, problem) = crate::helpers::call(&http, method, &url(&path), None).await;
         assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{problem:#}");
         assert_eq!(problem["status"], 504);
     }
-    let (_, after) =
-        crate::helpers::call(&http, reqwest::Method::GET, &url(&format!("/articles/{id}")), None).await;
+    let (_, after) = crate::helpers::call(
+        &http,
+        reqwest::Method::GET,
+        &url(&format!("/articles/{id}")),
+        None,
+    )
+    .await;
     assert_eq!(after, created);
 }
 
@@ -81,8 +94,13 @@ async fn token_refusal_is_502_naming_the_oauth_error() {
     .await;
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", articles.url);
-    let (_, created) =
-        crate::helpers::call(&http, reqwest::Method::POST, &url("/articles"), Some(article())).await;
+    let (_, created) = crate::helpers::call(
+        &http,
+        reqwest::Method::POST,
+        &url("/articles"),
+        Some(article()),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
     let (status, problem) = crate::helpers::call(
         &http,
@@ -94,16 +112,30 @@ async fn token_refusal_is_502_naming_the_oauth_error() {
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem:#}");
     let code = problem["oauth_error"].as_str().unwrap();
     assert_eq!(code, "invalid_scope");
-    assert!(problem["detail"].as_str().unwrap().contains(code), "{problem:#}");
-    let (_, after) =
-        crate::helpers::call(&http, reqwest::Method::GET, &url(&format!("/articles/{id}")), None).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains(code),
+        "{problem:#}"
+    );
+    let (_, after) = crate::helpers::call(
+        &http,
+        reqwest::Method::GET,
+        &url(&format!("/articles/{id}")),
+        None,
+    )
+    .await;
     assert_eq!(after, created);
 
     // Readiness says no token can be had.
     let (status, problem) =
         crate::helpers::call(&http, reqwest::Method::GET, &url("/readyz"), None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem:#}");
-    assert!(problem["detail"].as_str().unwrap().contains("invalid_scope"), "{problem:#}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_scope"),
+        "{problem:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

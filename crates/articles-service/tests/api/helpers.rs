@@ -6,16 +6,18 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cognito;
-use cognito::types::{OAuthFlowType, ResourceServerScopeType, TimeUnitsType, TokenValidityUnitsType};
+use cognito::types::{
+    OAuthFlowType, ResourceServerScopeType, TimeUnitsType, TokenValidityUnitsType,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use oauth_proto::time::{Clock, SystemClock};
 use oauth_proto::{ClientId, ClientSecret};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use token_provider::TokenProvider;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use token_provider::TokenProvider;
 
 pub(crate) const POOL: &str = "s2s-demo";
 pub(crate) const DOMAIN: &str = "s2s-demo";
@@ -56,7 +58,10 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    fn spawn<F>(listener: TcpListener, serve: impl FnOnce(TcpListener, oneshot::Receiver<()>) -> F) -> Self
+    fn spawn<F>(
+        listener: TcpListener,
+        serve: impl FnOnce(TcpListener, oneshot::Receiver<()>) -> F,
+    ) -> Self
     where
         F: Future<Output = std::io::Result<()>> + Send + 'static,
     {
@@ -77,10 +82,8 @@ impl Running {
     }
 }
 
-fn shutdown(stopped: oneshot::Receiver<()>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = stopped.await;
-    }
+async fn shutdown(stopped: oneshot::Receiver<()>) {
+    let _ = stopped.await;
 }
 
 /// An app client as provisioned.
@@ -123,7 +126,9 @@ impl Stack {
         // The authorization server, provisioned through the AWS SDK.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let auth_url = format!("http://{}", listener.local_addr().unwrap());
-        let store = authorization_server::store::connect("sqlite::memory:").await.unwrap();
+        let store = authorization_server::store::connect("sqlite::memory:")
+            .await
+            .unwrap();
         let state = authorization_server::AppState::new(
             authorization_server::Config::new(auth_url.clone()),
             store,
@@ -146,7 +151,9 @@ impl Stack {
             .build()
             .unwrap();
         verifier.hydrate().await.unwrap();
-        let store = user_schedule_service::store::connect("sqlite::memory:").await.unwrap();
+        let store = user_schedule_service::store::connect("sqlite::memory:")
+            .await
+            .unwrap();
         let state = user_schedule_service::AppState::new(
             user_schedule_service::Config::default(),
             store,
@@ -183,30 +190,53 @@ impl Stack {
 
     // === articles-service ===
 
-    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        call(&self.http, method, &format!("{}{path}", self.articles.url), body).await
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        call(
+            &self.http,
+            method,
+            &format!("{}{path}", self.articles.url),
+            body,
+        )
+        .await
     }
 
     pub(crate) async fn create_article(&self, body: Value) -> Value {
-        let (status, article) = self.call(reqwest::Method::POST, "/articles", Some(body)).await;
+        let (status, article) = self
+            .call(reqwest::Method::POST, "/articles", Some(body))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{article:#}");
         article
     }
 
     pub(crate) async fn get_article(&self, id: &str) -> Value {
-        let (status, article) = self.call(reqwest::Method::GET, &format!("/articles/{id}"), None).await;
+        let (status, article) = self
+            .call(reqwest::Method::GET, &format!("/articles/{id}"), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{article:#}");
         article
     }
 
     pub(crate) async fn author_schedule(&self, id: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, &format!("/articles/{id}/author-schedule"), None)
-            .await
+        self.call(
+            reqwest::Method::GET,
+            &format!("/articles/{id}/author-schedule"),
+            None,
+        )
+        .await
     }
 
     pub(crate) async fn publish(&self, id: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::POST, &format!("/articles/{id}/publication"), None)
-            .await
+        self.call(
+            reqwest::Method::POST,
+            &format!("/articles/{id}/publication"),
+            None,
+        )
+        .await
     }
 
     pub(crate) async fn metrics(&self) -> String {
@@ -227,7 +257,10 @@ impl Stack {
         let token = self.calendar.token().await.unwrap();
         let response = self
             .http
-            .get(format!("{}/users/{user}/schedule?limit=200", self.schedules_url))
+            .get(format!(
+                "{}/users/{user}/schedule?limit=200",
+                self.schedules_url
+            ))
             .bearer_auth(token.secret())
             .send()
             .await
@@ -244,11 +277,20 @@ impl Stack {
     }
 
     /// Books an event for `user` directly in user-schedule-service.
-    pub(crate) async fn add_event(&self, user: &str, title: &str, starts_at: &str, ends_at: &str) -> Value {
+    pub(crate) async fn add_event(
+        &self,
+        user: &str,
+        title: &str,
+        starts_at: &str,
+        ends_at: &str,
+    ) -> Value {
         let token = self.calendar.token().await.unwrap();
         let response = self
             .http
-            .post(format!("{}/users/{user}/schedule/events", self.schedules_url))
+            .post(format!(
+                "{}/users/{user}/schedule/events",
+                self.schedules_url
+            ))
             .bearer_auth(token.secret())
             .json(&json!({"title": title, "starts_at": starts_at, "ends_at": ends_at}))
             .send()
@@ -296,12 +338,20 @@ impl Stack {
 }
 
 /// articles-service on 127.0.0.1:0 over an in-memory store.
-pub(crate) async fn articles_service(config: articles_service::Config, tokens: TokenProvider) -> Running {
-    let store = articles_service::store::connect("sqlite::memory:").await.unwrap();
-    let state = articles_service::AppState::new(config, store, tokens, Arc::new(SystemClock)).unwrap();
+pub(crate) async fn articles_service(
+    config: articles_service::Config,
+    tokens: TokenProvider,
+) -> Running {
+    let store = articles_service::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let state =
+        articles_service::AppState::new(config, store, tokens, Arc::new(SystemClock)).unwrap();
     let router = articles_service::router(state);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Running::spawn(listener, move |l, s| articles_service::serve(l, router, shutdown(s)))
+    Running::spawn(listener, move |l, s| {
+        articles_service::serve(l, router, shutdown(s))
+    })
 }
 
 /// A token provider for `client`; `scopes` `None` asks for every scope the client is
@@ -339,10 +389,15 @@ pub(crate) async fn call(
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     if !status.is_success() {
-        assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{body:#}");
+        assert_eq!(
+            content_type.as_deref(),
+            Some("application/problem+json"),
+            "{body:#}"
+        );
     }
     (status, body)
 }

@@ -20,13 +20,28 @@ fn article() -> serde_json::Value {
 async fn read_refused_granted_booked_once() {
     let stack = Stack::spawn().await;
     stack
-        .add_event("alice", "Dentist", "2030-05-02T10:00:00Z", "2030-05-02T11:00:00Z")
+        .add_event(
+            "alice",
+            "Dentist",
+            "2030-05-02T10:00:00Z",
+            "2030-05-02T11:00:00Z",
+        )
         .await;
     stack
-        .add_event("alice", "Long ago", "2030-01-02T10:00:00Z", "2030-01-02T11:00:00Z")
+        .add_event(
+            "alice",
+            "Long ago",
+            "2030-01-02T10:00:00Z",
+            "2030-01-02T11:00:00Z",
+        )
         .await;
     stack
-        .add_event("bob", "Not alice's", "2030-05-02T10:00:00Z", "2030-05-02T11:00:00Z")
+        .add_event(
+            "bob",
+            "Not alice's",
+            "2030-05-02T10:00:00Z",
+            "2030-05-02T11:00:00Z",
+        )
         .await;
     let created = stack.create_article(article()).await;
     let id = created["id"].as_str().unwrap();
@@ -118,7 +133,10 @@ async fn concurrent_bookings_book_once() {
     }
     let statuses: Vec<StatusCode> = calls.join_all().await;
     assert_eq!(
-        statuses.iter().filter(|s| **s == StatusCode::CREATED).count(),
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
         1,
         "{statuses:?}"
     );
@@ -172,6 +190,12 @@ async fn a_thousand_reads_make_one_token_request() {
         metrics.contains(r#"http_requests_total{route="/articles/{id}/author-schedule",method="GET",status="200"}"#),
         "{metrics}"
     );
-    assert!(metrics.contains(r#"upstream_requests_total{status="200"}"#), "{metrics}");
-    assert!(metrics.contains("http_request_duration_seconds"), "{metrics}");
+    assert!(
+        metrics.contains(r#"upstream_requests_total{status="200"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("http_request_duration_seconds"),
+        "{metrics}"
+    );
 }
