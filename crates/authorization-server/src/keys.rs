@@ -132,6 +132,15 @@ impl KeyCache {
         Ok(key)
     }
 
+    /// The parsed key with this `kid`, if it was parsed before.
+    pub(crate) fn cached(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(kid)
+            .cloned()
+    }
+
     /// Forgets the keys of a deleted pool.
     pub(crate) fn forget(&self, kids: &[String]) {
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);

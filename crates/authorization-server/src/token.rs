@@ -261,12 +261,13 @@ async fn issue(
         }
     }
     let (client_id, secret, basic) = credentials(headers, &pairs)?;
-    let client = match ClientId::parse(&client_id) {
-        Ok(_) => state.store().client(&client_id).await?,
+    let context = match ClientId::parse(&client_id) {
+        Ok(_) => state.store().token_context(&client_id).await?,
         Err(_) => None,
     };
-    let authenticated = match &client {
-        Some(client) => client
+    let authenticated = match &context {
+        Some(context) => context
+            .client
             .secret
             .as_ref()
             .is_some_and(|expected| expected.matches(&secret)),
@@ -275,24 +276,20 @@ async fn issue(
             false
         }
     };
-    let Some(client) = client.filter(|_| authenticated) else {
+    let Some(context) = context.filter(|_| authenticated) else {
         return Err(Refusal::client(
             basic,
             "unknown client or wrong client secret",
         ));
     };
+    let client = &context.client;
     if !client.settings.allows_client_credentials() {
         return Err(Refusal::new(
             ErrorCode::UnauthorizedClient,
             "the client is not allowed the client_credentials grant (AllowedOAuthFlows)",
         ));
     }
-    if state
-        .store()
-        .domain_of_pool(&client.pool_id)
-        .await?
-        .is_none()
-    {
+    if !context.pool_has_domain {
         return Err(Refusal::new(
             ErrorCode::UnauthorizedClient,
             format!(
@@ -340,16 +337,7 @@ async fn issue(
         ));
     }
 
-    let record = state
-        .store()
-        .signing_keys(&client.pool_id)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            StoreError::Internal(format!("user pool {} has no signing key", client.pool_id))
-        })?;
-    let key = state.keys().get(&record)?;
+    let key = signing_key(state, &client.pool_id, context.signing_kid.as_deref()).await?;
     let now = state.clock().unix_seconds();
     let lifetime = client.settings.access_token_seconds();
     let claims = AccessTokenClaims {
@@ -370,6 +358,27 @@ async fn issue(
         expires_in: lifetime,
         token_type: TokenType::Bearer,
     })
+}
+
+/// The pool's newest key, parsed once and then served from the cache.
+async fn signing_key(
+    state: &AppState,
+    pool_id: &str,
+    kid: Option<&str>,
+) -> Result<std::sync::Arc<crate::keys::SigningKey>, StoreError> {
+    let missing = || StoreError::Internal(format!("user pool {pool_id} has no signing key"));
+    let kid = kid.ok_or_else(missing)?;
+    if let Some(key) = state.keys().cached(kid) {
+        return Ok(key);
+    }
+    let record = state
+        .store()
+        .signing_keys(pool_id)
+        .await?
+        .into_iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(missing)?;
+    state.keys().get(&record)
 }
 
 /// The pool's existing `<identifier>/<scope-name>` scopes.

@@ -302,6 +302,17 @@ pub struct ResourceServerRecord {
     pub scopes: Vec<ResourceServerScope>,
 }
 
+/// What the token endpoint needs about a client, read in one query.
+#[derive(Debug, Clone)]
+pub struct TokenContext {
+    /// The client.
+    pub client: ClientRecord,
+    /// Whether its pool has a domain (without one Cognito serves no token endpoint).
+    pub pool_has_domain: bool,
+    /// The `kid` of the pool's newest (signing) key, if it has one.
+    pub signing_kid: Option<String>,
+}
+
 /// A user pool domain (prefix); its existence enables the token endpoint for the pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainRecord {
@@ -345,6 +356,8 @@ pub trait Store: Send + Sync + Debug + 'static {
     async fn create_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     /// The client with this id, in any pool.
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// The client with this id plus what the token endpoint needs about its pool.
+    async fn token_context(&self, client_id: &str) -> Result<Option<TokenContext>, StoreError>;
     /// Replaces a client's name and settings; false when there is no such client in the pool.
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
     /// A pool's clients ordered by client id.
@@ -625,6 +638,29 @@ macro_rules! impl_store {
                     .as_ref()
                     .map(Self::client_row)
                     .transpose()
+            }
+
+            async fn token_context(
+                &self,
+                client_id: &str,
+            ) -> Result<Option<$crate::store::TokenContext>, $crate::store::StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT c.*, \
+                     (SELECT COUNT(*) FROM domains d WHERE d.pool_id = c.pool_id) AS domain_count, \
+                     (SELECT k.kid FROM signing_keys k WHERE k.pool_id = c.pool_id \
+                      ORDER BY k.seq DESC LIMIT 1) AS signing_kid \
+                     FROM app_clients c WHERE c.client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some($crate::store::TokenContext {
+                    client: Self::client_row(&row)?,
+                    pool_has_domain: row.try_get::<i64, _>("domain_count")? > 0,
+                    signing_kid: row.try_get("signing_kid")?,
+                }))
             }
 
             async fn update_client(

@@ -193,6 +193,15 @@ async fn conformance(store: Arc<dyn Store>) {
         "wrong pool"
     );
     assert!(!store.delete_client(b, "client1").await.unwrap());
+    let context = store.token_context("client1").await.unwrap().unwrap();
+    assert_eq!(context.client.client_id, "client1");
+    assert!(!context.pool_has_domain);
+    assert_eq!(
+        context.signing_kid.as_deref(),
+        Some("kid-a2"),
+        "the newest key signs"
+    );
+    assert!(store.token_context("nobody").await.unwrap().is_none());
     assert!(store.delete_client(a, "client0").await.unwrap());
     assert!(store.client("client0").await.unwrap().is_none());
 
@@ -283,6 +292,14 @@ async fn conformance(store: Arc<dyn Store>) {
         Some(domain("auth-a", a))
     );
     assert_eq!(store.domain_of_pool(b).await.unwrap(), None);
+    assert!(
+        store
+            .token_context("client1")
+            .await
+            .unwrap()
+            .unwrap()
+            .pool_has_domain
+    );
     assert!(!store.delete_domain(b, "auth-a").await.unwrap());
     assert!(store.delete_domain(a, "auth-a").await.unwrap());
     store.create_domain(&domain("auth-a", b)).await.unwrap();
