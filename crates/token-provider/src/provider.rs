@@ -941,6 +941,16 @@ mod tests {
     }
 
     #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<TokenProvider>();
+        check::<TokenProviderBuilder>();
+        check::<AccessToken>();
+        check::<TokenError>();
+        check::<BuildError>();
+    }
+
+    #[test]
     fn parses_a_cognito_response() {
         let token = parse_response(
             &response(

@@ -1,6 +1,7 @@
 //! Integration tests of token-provider: one binary, one module per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod authorization_server;
 mod cache;
 mod failures;
 mod helpers;
