@@ -137,16 +137,21 @@ impl Pattern {
     }
 }
 
+/// Members whose values are sensitive in the Cognito model.
+const SENSITIVE: &[&str] = &["ClientId", "ClientSecret"];
+
 /// Collected violations of one request.
 #[derive(Debug, Default)]
 pub(crate) struct Violations(Vec<String>);
 
 impl Violations {
     fn push(&mut self, value: &str, member: &str, constraint: &str) {
-        self.0.push(format!(
-            "Value {value} at '{}' failed to satisfy constraint: {constraint}",
-            camel(member)
-        ));
+        let member = camel(member);
+        self.0.push(if value == "at" {
+            format!("Value at '{member}' failed to satisfy constraint: {constraint}")
+        } else {
+            format!("Value {value} at '{member}' failed to satisfy constraint: {constraint}")
+        });
     }
 
     /// The member is present.
@@ -166,7 +171,13 @@ impl Violations {
         max: usize,
         pattern: Pattern,
     ) {
-        let quoted = format!("'{}'", shown(value));
+        // Values of sensitive members (the model's ClientId and ClientSecret) are never
+        // echoed, as AWS does.
+        let quoted = if SENSITIVE.contains(&member) {
+            "at".to_owned()
+        } else {
+            format!("'{}'", shown(value))
+        };
         let len = value.chars().count();
         if len < min {
             self.push(
@@ -389,9 +400,16 @@ mod tests {
         let mut v = Violations::default();
         v.required(&None::<String>, "PoolName");
         v.string("a<b", "ClientName", 1, 128, Pattern::Name);
+        v.string("short", "ClientSecret", 24, 64, Pattern::WordPlus);
         let err = v.finish().unwrap_err();
         assert_eq!(err.kind, "InvalidParameterException");
-        assert!(err.message.starts_with("2 validation errors detected: Value null at 'poolName' failed to satisfy constraint: Member must not be null; Value 'a<b' at 'clientName'"), "{}", err.message);
+        assert!(!err.message.contains("short"), "{}", err.message);
+        assert!(
+            err.message.contains("Value at 'clientSecret' failed"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.starts_with("3 validation errors detected: Value null at 'poolName' failed to satisfy constraint: Member must not be null; Value 'a<b' at 'clientName'"), "{}", err.message);
     }
 
     #[test]
