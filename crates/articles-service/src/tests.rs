@@ -28,12 +28,16 @@ use crate::{AppState, Config, router};
 #[derive(Debug, Default)]
 struct FakeTokens {
     broken: AtomicBool,
+    hanging: AtomicBool,
     requests: AtomicU64,
 }
 
 #[async_trait]
 impl Tokens for FakeTokens {
     async fn check(&self) -> Result<(), String> {
+        if self.hanging.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.broken.load(Ordering::SeqCst) {
             Err("token endpoint unreachable".to_owned())
         } else {
@@ -218,6 +222,7 @@ on_every_backend!(
     refusals_are_502_and_change_nothing,
     upstream_down_is_503_and_changes_nothing,
     upstream_hanging_is_504_and_changes_nothing,
+    lost_answer_is_not_booked_twice,
 );
 
 // === CRUD ===
@@ -511,7 +516,9 @@ async fn list_parameters_are_checked(db: TestDb) {
 
 #[tokio::test]
 async fn ops_endpoints() {
-    let app = App::new(TestDb::sqlite().await, "http://127.0.0.1:9").await;
+    let mut config = Config::new("http://127.0.0.1:9");
+    config.upstream_timeout = Duration::from_millis(200);
+    let app = App::with_config(TestDb::sqlite().await, config).await;
     let health = app.call(Method::GET, "/healthz", None).await;
     assert_eq!(
         (health.status, health.body["status"].as_str()),
@@ -524,6 +531,17 @@ async fn ops_endpoints() {
     let not_ready = app.call(Method::GET, "/readyz", None).await;
     not_ready.assert_problem(StatusCode::SERVICE_UNAVAILABLE);
     assert!(not_ready.body["detail"].as_str().unwrap().contains("token"));
+
+    app.tokens.broken.store(false, Ordering::SeqCst);
+    app.tokens.hanging.store(true, Ordering::SeqCst);
+    let not_ready = app.call(Method::GET, "/readyz", None).await;
+    not_ready.assert_problem(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        not_ready.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("within")
+    );
 
     app.tokens.requests.store(3, Ordering::SeqCst);
     let metrics = app.call(Method::GET, "/metrics", None).await;
@@ -586,6 +604,8 @@ enum Mode {
     Refuse401,
     Fail500,
     Hang,
+    /// Stores the event, then never answers (a lost answer).
+    CreateThenHang,
 }
 
 #[derive(Debug)]
@@ -657,6 +677,7 @@ async fn refusal(mode: Mode) -> Option<axum::response::Response> {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "disk full"}))).into_response(),
         ),
         Mode::Hang => std::future::pending().await,
+        Mode::CreateThenHang => None,
     }
 }
 
@@ -709,6 +730,8 @@ async fn create(
     if let Some(refused) = refusal(mode).await {
         return refused;
     }
+    // Not synchronisation: widens the window in which concurrent bookings overlap, so the
+    // store's claim (not luck) is what keeps them to one event.
     tokio::time::sleep(state.create_delay).await;
     let n = state.creates.fetch_add(1, Ordering::SeqCst);
     let event = json!({
@@ -721,6 +744,9 @@ async fn create(
         "updated_at": "2026-04-01T00:00:00Z",
     });
     state.events.lock().unwrap().push((user, event.clone()));
+    if mode == Mode::CreateThenHang {
+        std::future::pending::<()>().await;
+    }
     (StatusCode::CREATED, Json(event)).into_response()
 }
 
@@ -1017,5 +1043,49 @@ async fn upstream_hanging_is_504_and_changes_nothing(db: TestDb) {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:#}", reply.body);
     assert_eq!(upstream.event_count(), 1);
+    app.db.finish().await;
+}
+
+async fn lost_answer_is_not_booked_twice(db: TestDb) {
+    let upstream = FakeUpstream::spawn().await;
+    upstream.set(Mode::CreateThenHang);
+    let mut config = Config::new(&upstream.url);
+    config.upstream_timeout = Duration::from_millis(300);
+    let app = App::with_config(db, config).await;
+    let id = app.create(valid()).await;
+    let before = app.all().await;
+
+    // The event is stored upstream but the answer never comes.
+    let reply = app
+        .call(Method::POST, &format!("/articles/{id}/publication"), None)
+        .await;
+    reply.assert_problem(StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(app.all().await, before);
+    assert_eq!(upstream.event_count(), 1);
+
+    // The retry finds it and records it instead of booking a second one.
+    upstream.set(Mode::Normal);
+    let reply = app
+        .call(Method::POST, &format!("/articles/{id}/publication"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+    assert_eq!(reply.body["schedule_event_id"], "ev-0");
+    assert_eq!(reply.body["status"], "scheduled");
+    assert_eq!(upstream.event_count(), 1);
+
+    // An event that merely overlaps (other title) is not taken for the booking.
+    let mut other = valid();
+    other["title"] = json!("Other launch");
+    let other_id = app.create(other).await;
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/articles/{other_id}/publication"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:#}", reply.body);
+    assert_eq!(reply.body["schedule_event_id"], "ev-1");
+    assert_eq!(upstream.event_count(), 2);
     app.db.finish().await;
 }

@@ -51,12 +51,22 @@ pub(crate) async fn get_readiness(State(state): State<AppState>) -> Result<Json<
         .ping()
         .await
         .map_err(|e| ApiError::NotReady(format!("the database does not answer: {e}")))?;
-    state
-        .inner
-        .tokens
-        .check()
-        .await
-        .map_err(|e| ApiError::NotReady(format!("no access token can be had: {e}")))?;
+    // A cold cache with a struggling token endpoint retries with backoff: a probe must
+    // not hang on it.
+    let limit = state.inner.config.upstream_timeout;
+    match tokio::time::timeout(limit, state.inner.tokens.check()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            return Err(ApiError::NotReady(format!(
+                "no access token can be had: {e}"
+            )));
+        }
+        Err(_) => {
+            return Err(ApiError::NotReady(format!(
+                "no access token could be had within {limit:?}"
+            )));
+        }
+    }
     Ok(Json(Health { status: "ready" }))
 }
 

@@ -122,13 +122,14 @@ pub(crate) fn event_title(title: &Title) -> String {
 /// Book the article's publication in the author's schedule: an event "Publish: <title>"
 /// at `publish_at`, 30 minutes long. Needs scope `user-schedule-service/schedule.update`.
 /// Stores the event id and sets the status to `scheduled`. Booking twice books nothing:
-/// an article already booked is returned with 200.
+/// an article already booked is returned with 200, and so is one whose event an earlier,
+/// failed attempt left in the author's schedule (found there and recorded).
 #[utoipa::path(
     post, path = "/articles/{id}/publication", tag = "publication",
     params(("id" = uuid::Uuid, Path, description = "The article's id")),
     responses(
         (status = 201, description = "Booked now", body = Article),
-        (status = 200, description = "Already booked; nothing was booked", body = Article),
+        (status = 200, description = "Already booked (here or found upstream); nothing was booked", body = Article),
         (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another request is booking it right now", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The article has no publish_at", body = Problem, content_type = "application/problem+json"),
@@ -193,12 +194,7 @@ async fn book(state: AppState, article: Article) -> Result<Response, ApiError> {
         };
     }
 
-    let booked = match state
-        .inner
-        .schedules
-        .create_event(&article.author_id, &event)
-        .await
-    {
+    let booked = match find_or_book(&state, &article, &event).await {
         Ok(booked) => booked,
         Err(error) => {
             if let Err(release) = store.release_publication(article.id, claim).await {
@@ -207,12 +203,21 @@ async fn book(state: AppState, article: Article) -> Result<Response, ApiError> {
             return Err(error);
         }
     };
+    // 201 when this call booked the event; 200 when it found it already booked by an
+    // earlier attempt whose answer was lost.
+    let status = match booked {
+        Booking::New(_) => StatusCode::CREATED,
+        Booking::Found(_) => StatusCode::OK,
+    };
+    let booked = match booked {
+        Booking::New(event) | Booking::Found(event) => event,
+    };
 
     match store
         .complete_publication(article.id, claim, &booked.id, state.now())
         .await
     {
-        Ok(Some(scheduled)) => Ok((StatusCode::CREATED, Json(scheduled)).into_response()),
+        Ok(Some(scheduled)) => Ok((status, Json(scheduled)).into_response()),
         Ok(None) => {
             // Deleted meanwhile (a claim is only taken over after it went stale).
             tracing::warn!(article = %article.id, event = %booked.id, "event booked but the article is gone");
@@ -226,6 +231,48 @@ async fn book(state: AppState, article: Article) -> Result<Response, ApiError> {
             Err(error.into())
         }
     }
+}
+
+enum Booking {
+    New(ScheduleEvent),
+    Found(ScheduleEvent),
+}
+
+/// Books the event, unless an earlier attempt already did: an attempt whose answer was
+/// lost (a timeout after user-schedule-service stored the event) would otherwise leave
+/// a second event behind on retry. The check reads the author's schedule over the
+/// publication slot and takes an event with the same title, start and end. Without
+/// `schedule.read` (403) the check is skipped and the event is booked.
+async fn find_or_book(
+    state: &AppState,
+    article: &Article,
+    event: &NewEvent,
+) -> Result<Booking, ApiError> {
+    let schedules = &state.inner.schedules;
+    match schedules
+        .list_events(&article.author_id, event.starts_at, event.ends_at)
+        .await
+    {
+        Ok(existing) => {
+            if let Some(found) = existing.into_iter().find(|e| {
+                e.title == event.title
+                    && e.starts_at == event.starts_at
+                    && e.ends_at == event.ends_at
+            }) {
+                tracing::info!(article = %article.id, event = %found.id, "publication already booked upstream");
+                return Ok(Booking::Found(found));
+            }
+        }
+        Err(ApiError::UpstreamRefused {
+            upstream_status: 403,
+            ..
+        }) => {}
+        Err(other) => return Err(other),
+    }
+    schedules
+        .create_event(&article.author_id, event)
+        .await
+        .map(Booking::New)
 }
 
 #[cfg(test)]
