@@ -1026,7 +1026,7 @@ async fn upstream_hanging_is_504_and_changes_nothing(db: TestDb) {
     let upstream = FakeUpstream::spawn().await;
     upstream.set(Mode::Hang);
     let mut config = Config::new(&upstream.url);
-    config.upstream_timeout = Duration::from_millis(300);
+    config.upstream_timeout = Duration::from_secs(1);
     let app = App::with_config(db, config).await;
     let id = app.create(valid()).await;
     let before = app.all().await;
@@ -1050,7 +1050,7 @@ async fn lost_answer_is_not_booked_twice(db: TestDb) {
     let upstream = FakeUpstream::spawn().await;
     upstream.set(Mode::CreateThenHang);
     let mut config = Config::new(&upstream.url);
-    config.upstream_timeout = Duration::from_millis(300);
+    config.upstream_timeout = Duration::from_secs(1);
     let app = App::with_config(db, config).await;
     let id = app.create(valid()).await;
     let before = app.all().await;

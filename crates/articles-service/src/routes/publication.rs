@@ -161,17 +161,8 @@ pub(crate) async fn book_publication(
 async fn book(state: AppState, article: Article) -> Result<Response, ApiError> {
     let store = &state.inner.store;
     let config = &state.inner.config;
-    let Some(publish_at) = article.publish_at else {
-        return Err(ApiError::Validation(vec![InvalidField::new(
-            "publish_at",
-            "is required to book the publication: set it with PUT /articles/{id} first",
-        )]));
-    };
-    let event = NewEvent {
-        title: event_title(&article.title),
-        starts_at: publish_at,
-        ends_at: shift(publish_at, config.publication_length, true)?,
-    };
+    // Refuse before claiming what cannot be booked anyway.
+    publication_event(&article, config.publication_length)?;
 
     let claim = Uuid::new_v4();
     let now = state.now();
@@ -193,13 +184,24 @@ async fn book(state: AppState, article: Article) -> Result<Response, ApiError> {
             Some(_) => Err(ApiError::PublicationInProgress(article.id)),
         };
     }
+    // Book what the article says now that the claim is held (a PUT may have come between).
+    let fresh = match store.get(article.id).await {
+        Ok(Some(fresh)) => publication_event(&fresh, config.publication_length).map(|e| (fresh, e)),
+        Ok(None) => Err(ApiError::ArticleNotFound(article.id.to_string())),
+        Err(error) => Err(error.into()),
+    };
+    let (article, event) = match fresh {
+        Ok(fresh) => fresh,
+        Err(error) => {
+            release(&state, article.id, claim).await;
+            return Err(error);
+        }
+    };
 
     let booked = match find_or_book(&state, &article, &event).await {
         Ok(booked) => booked,
         Err(error) => {
-            if let Err(release) = store.release_publication(article.id, claim).await {
-                tracing::error!(article = %article.id, error = %release, "cannot release the publication claim; it expires on its own");
-            }
+            release(&state, article.id, claim).await;
             return Err(error);
         }
     };
@@ -225,11 +227,31 @@ async fn book(state: AppState, article: Article) -> Result<Response, ApiError> {
         }
         Err(error) => {
             tracing::error!(article = %article.id, event = %booked.id, "event booked but not recorded");
-            if let Err(release) = store.release_publication(article.id, claim).await {
-                tracing::error!(article = %article.id, error = %release, "cannot release the publication claim; it expires on its own");
-            }
+            release(&state, article.id, claim).await;
             Err(error.into())
         }
+    }
+}
+
+/// The event that publishes `article`; 422 without a `publish_at`.
+fn publication_event(article: &Article, length: Duration) -> Result<NewEvent, ApiError> {
+    let Some(publish_at) = article.publish_at else {
+        return Err(ApiError::Validation(vec![InvalidField::new(
+            "publish_at",
+            "is required to book the publication: set it with PUT /articles/{id} first",
+        )]));
+    };
+    Ok(NewEvent {
+        title: event_title(&article.title),
+        starts_at: publish_at,
+        ends_at: shift(publish_at, length, true)?,
+    })
+}
+
+/// Drops a claim after a failed booking; if even that fails, the claim expires by itself.
+async fn release(state: &AppState, id: ArticleId, claim: Uuid) {
+    if let Err(error) = state.inner.store.release_publication(id, claim).await {
+        tracing::error!(article = %id, error = %error, "cannot release the publication claim; it expires on its own");
     }
 }
 
