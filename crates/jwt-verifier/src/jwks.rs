@@ -10,7 +10,7 @@
 //!   mutex it first looks at `current` again, so the 99 requests that queued behind the
 //!   one that fetched a new `kid` find the key and never fetch themselves.
 //! - `FetchState::last_kid_fetch` is the cooldown: an unknown `kid` triggers a fetch only
-//!   if no other unknown-`kid` fetch completed within the cooldown. A flood of random
+//!   if no fetch for an unknown `kid` came back without it within the cooldown. A flood of random
 //!   `kid`s therefore costs at most one fetch per cooldown per issuer. Times are recorded
 //!   when a fetch *completes*, so a fetch cancelled midway (its request was dropped) does
 //!   not start a cooldown.
@@ -86,9 +86,10 @@ struct FetchState {
     last_attempt: Option<SystemTime>,
     /// The error of the last fetch, if it failed.
     last_error: Option<JwksError>,
-    /// When the last fetch for an unknown `kid` completed (the cooldown of the flood
-    /// rule). Cold-start fetches, refreshes and `hydrate` do not count, so a key rotated
-    /// right after one of them is still fetched at once.
+    /// When the last fetch for an unknown `kid` completed without finding it (the
+    /// cooldown of the flood rule). Fetches that found their `kid`, refreshes and
+    /// `hydrate` do not count, so a key rotated right after one of them is still
+    /// fetched at once.
     last_kid_fetch: Option<SystemTime>,
 }
 
@@ -185,32 +186,27 @@ impl IssuerKeys {
         on_change: &(dyn Fn() + Sync),
     ) -> Result<Arc<ParsedPublicKey>, VerifyError> {
         let mut state = self.fetch.lock().await;
-        let cold = {
-            let set = self.current.load();
-            if let Some(key) = set.keys.get(kid) {
-                return Ok(Arc::clone(key));
-            }
-            set.fetched_at.is_none()
-        };
+        if let Some(key) = self.current.load().keys.get(kid) {
+            return Ok(Arc::clone(key));
+        }
         if !state.may_fetch_for_kid(cfg.clock.now(), cfg.cooldown) {
             return Err(match &state.last_error {
                 Some(e) => VerifyError::JwksUnavailable(e.clone()),
                 None => VerifyError::UnknownKid(VerifyError::clip(kid)),
             });
         }
-        let result = self.fetch_locked(&mut state, cfg, on_change).await;
-        if !cold {
-            state.last_kid_fetch = state.last_attempt;
-        }
-        match result {
-            Ok(()) => self
-                .current
-                .load()
-                .keys
-                .get(kid)
-                .cloned()
-                .ok_or_else(|| VerifyError::UnknownKid(VerifyError::clip(kid))),
-            Err(e) => Err(VerifyError::JwksUnavailable(e)),
+        self.fetch_locked(&mut state, cfg, on_change)
+            .await
+            .map_err(VerifyError::JwksUnavailable)?;
+        match self.current.load().keys.get(kid) {
+            Some(key) => Ok(Arc::clone(key)),
+            None => {
+                // Only a miss starts the cooldown (a "penalty box", as in
+                // aws-jwt-verify): a kid the JWKS does have is cached from now on and
+                // never causes another fetch.
+                state.last_kid_fetch = state.last_attempt;
+                Err(VerifyError::UnknownKid(VerifyError::clip(kid)))
+            }
         }
     }
 

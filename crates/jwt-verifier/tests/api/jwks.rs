@@ -350,3 +350,39 @@ async fn several_issuers_each_use_their_own_keys() {
     assert!(matches!(err, VerifyError::UnknownKid(_)), "{err:?}");
     assert!(verifier.has_keys());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_on_a_cold_verifier_costs_one_fetch() {
+    let app = Arc::new(TestApp::spawn().await);
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move {
+                let header = json!({"kid": format!("random-{i}"), "alg": "RS256"});
+                let token = app.issuer.token_with_header(&header, &app.claims());
+                app.verifier.verify(&token).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(
+            task.await.unwrap(),
+            Err(VerifyError::UnknownKid(_))
+        ));
+    }
+    assert_eq!(app.issuer.jwks_fetches(), 1);
+    // The real key came with that one fetch.
+    app.verifier.verify(&app.token()).await.unwrap();
+    assert_eq!(app.issuer.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn keys_rotated_in_quick_succession_are_each_fetched_at_once() {
+    let app = TestApp::spawn().await;
+    app.verifier.hydrate().await.unwrap();
+    for round in 2..=4 {
+        app.issuer.rotate();
+        app.verifier.verify(&app.token()).await.unwrap();
+        assert_eq!(app.issuer.jwks_fetches(), round);
+    }
+}
