@@ -211,7 +211,10 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/", post(admin::handle))
-        .route("/oauth2/token", post(token::handle))
+        .route(
+            "/oauth2/token",
+            post(token::handle).fallback(token::method_not_allowed),
+        )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks::handle))
         .route(
             "/{pool_id}/.well-known/openid-configuration",

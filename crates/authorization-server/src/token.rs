@@ -125,6 +125,24 @@ pub(crate) async fn handle(
     response
 }
 
+/// Any method but POST: 405 with an OAuth error body and `Allow: POST`.
+pub(crate) async fn method_not_allowed() -> Response {
+    let body = serde_json::to_string(&ErrorResponse::new(
+        ErrorCode::InvalidRequest,
+        "the token endpoint accepts POST only",
+    ))
+    .unwrap_or_default();
+    let mut response = (StatusCode::METHOD_NOT_ALLOWED, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The form, with each parameter at most once.
 fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Refusal> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {

@@ -6,6 +6,12 @@
 //! prefix across all pools, one domain per pool, resource-server identifier per pool,
 //! client id) are enforced by the database and surface as [`StoreError::Conflict`].
 
+// Built with neither backend, only the trait remains.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, unused_macros, unused_imports)
+)]
+
 use std::fmt::Debug;
 use std::sync::Arc;
 

@@ -277,6 +277,11 @@ async fn malformed_requests_are_invalid_request() {
         .await
         .unwrap();
     assert_eq!(error_of(response).await.1, "invalid_request");
+    // Wrong method.
+    let response = app.http.get(&url).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    let (status, error, _) = error_of(response).await;
+    assert_eq!((status, error.as_str()), (405, "invalid_request"));
     // Secret both in the header and in the body.
     let response = app
         .token_request(
