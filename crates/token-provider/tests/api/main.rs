@@ -5,6 +5,7 @@ mod authorization_server;
 mod cache;
 mod failures;
 mod helpers;
+mod metrics;
 #[cfg(feature = "middleware")]
 mod middleware;
 mod secrecy;
