@@ -28,7 +28,11 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = telemetry::init_logging(cli.log_format) {
+    let default_level = match cli.command {
+        Command::Up(_) | Command::Serve(_) => "info",
+        Command::Provision(_) | Command::Token(_) | Command::Inspect(_) => "warn",
+    };
+    if let Err(err) = telemetry::init_logging(cli.log_format, default_level) {
         eprintln!("error: {err:#}");
         return ExitCode::FAILURE;
     }

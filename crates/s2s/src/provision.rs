@@ -667,14 +667,6 @@ pub(crate) fn write_secret(path: &Path, secret: &ClientSecret) -> anyhow::Result
         .with_context(|| format!("cannot write the client secret to {}", path.display()))
 }
 
-/// Reads outputs written by an earlier run.
-pub(crate) fn read_outputs(path: &Path) -> anyhow::Result<Outputs> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid outputs JSON", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

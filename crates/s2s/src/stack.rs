@@ -81,6 +81,7 @@ impl TimeUnit {
     }
 }
 
+#[cfg(test)]
 impl AppClient {
     /// The access-token lifetime in seconds.
     pub(crate) fn access_token_seconds(&self) -> i64 {

@@ -9,11 +9,16 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::LogFormat;
 
 /// Logs go to stderr so that commands printing results (`s2s token`) keep stdout clean.
-pub(crate) fn init_logging(format: LogFormat) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// `default_level` applies when RUST_LOG is not set: `info` for the servers, `warn` for
+/// one-shot commands whose output is the point.
+pub(crate) fn init_logging(format: LogFormat, default_level: &str) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or a CI log gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let result = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -10,6 +10,7 @@
 //! three gracefully. If one server stops on its own, the others are stopped too.
 
 use std::future::Future;
+use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -87,7 +88,8 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     match failure {
         Some(err) => Err(err),
         None => {
-            println!("stopped");
+            // Ignore a closed stdout: the servers did stop cleanly.
+            let _ = writeln!(std::io::stdout(), "stopped");
             Ok(())
         }
     }
@@ -243,15 +245,12 @@ fn base_url(listener: &tokio::net::TcpListener) -> anyhow::Result<String> {
 /// Polls `url` until it answers 2xx.
 async fn wait_ready(http: &reqwest::Client, role: &str, url: &str) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    let mut last = String::from("no answer yet");
     loop {
-        match http.get(url).send().await {
+        let last = match http.get(url).send().await {
             Ok(response) if response.status().is_success() => return Ok(()),
-            Ok(response) => {
-                last = format!("{} answered {}", url, response.status());
-            }
-            Err(err) => last = format!("{err}"),
-        }
+            Ok(response) => format!("{url} answered {}", response.status()),
+            Err(err) => err.to_string(),
+        };
         if tokio::time::Instant::now() >= deadline {
             anyhow::bail!(
                 "the {role} did not become ready within {}s ({last})",

@@ -94,7 +94,7 @@ impl Up {
         let mut child = Command::new(S2S)
             .args(&args)
             .current_dir(dir)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "off")
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .stdin(Stdio::null())
@@ -137,13 +137,24 @@ impl Up {
         line.split_whitespace().nth(1).unwrap().to_owned()
     }
 
-    fn terminate(mut self) -> (Option<i32>, Vec<String>) {
+    fn terminate(&mut self) -> (Option<i32>, Vec<String>) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
         let code = self.child.wait().unwrap().code();
         let rest: Vec<String> = self.lines.try_iter().collect();
         (code, rest)
+    }
+}
+
+impl Drop for Up {
+    /// A failed test must not leave a server running (it would also hold the test
+    /// runner's output pipe open).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -154,7 +165,7 @@ fn outputs(dir: &Path) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_runs_the_flow_and_a_second_up_reuses_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let up = Up::start(dir.path(), &[]);
+    let mut up = Up::start(dir.path(), &[]);
     let auth = up.url("authorization-server");
     let articles = up.url("articles-service");
     let schedules = up.url("user-schedule-service");
@@ -200,14 +211,21 @@ async fn up_runs_the_flow_and_a_second_up_reuses_everything() {
     assert_eq!(token["token_type"], "Bearer");
     assert_eq!(token["expires_in"], 3600);
 
-    // The resource server accepts it for a read.
+    // The resource server accepts it for a read: past the token check, alice has no
+    // schedule yet (404); without the token the same call is refused (401).
     let read = http
         .get(format!("{schedules}/users/alice/schedule"))
         .bearer_auth(&access_token)
         .send()
         .await
         .unwrap();
-    assert_eq!(read.status(), 200);
+    assert_eq!(read.status(), 404);
+    let anonymous = http
+        .get(format!("{schedules}/users/alice/schedule"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
 
     // The article calls of the summary.
     let article: serde_json::Value = http
@@ -379,7 +397,7 @@ async fn up_runs_the_flow_and_a_second_up_reuses_everything() {
 
     // A second `up` on the same data dir: same pool, client and secret, and the keys too
     // (the new server's JWKS still holds the key that signed the first token).
-    let up = Up::start(dir.path(), &[]);
+    let mut up = Up::start(dir.path(), &[]);
     let second = outputs(dir.path());
     assert_eq!(second["user_pool_id"], first["user_pool_id"]);
     assert_eq!(second["client_id"], first["client_id"]);
