@@ -1,19 +1,5 @@
 //! [`BearerMiddleware`]: attaches the provider's token to requests for chosen hosts
 //! (feature `middleware`).
-//!
-//! ```no_run
-//! # async fn example(provider: token_provider::TokenProvider) -> Result<(), Box<dyn std::error::Error>> {
-//! use token_provider::BearerMiddleware;
-//!
-//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(BearerMiddleware::new(provider, ["schedule.internal:8443".to_owned()]))
-//!     .build();
-//! // Gets `Authorization: Bearer …`; a request to any other host gets nothing.
-//! let response = client.get("https://schedule.internal:8443/schedule").send().await?;
-//! # let _ = response;
-//! # Ok(())
-//! # }
-//! ```
 
 use http::Extensions;
 use http::header::{AUTHORIZATION, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
@@ -35,6 +21,20 @@ use crate::token::AccessToken;
 ///   cannot). If no new token can be had, the original 401 is returned.
 /// - If no token can be had at all, the request is not sent and the [`TokenError`] is
 ///   returned as a middleware error.
+///
+/// ```no_run
+/// # async fn example(provider: token_provider::TokenProvider) -> Result<(), Box<dyn std::error::Error>> {
+/// use token_provider::BearerMiddleware;
+///
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(BearerMiddleware::new(provider, ["schedule.internal:8443".to_owned()]))
+///     .build();
+/// // Gets `Authorization: Bearer …`; a request to any other host gets nothing.
+/// let response = client.get("https://schedule.internal:8443/schedule").send().await?;
+/// # let _ = response;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct BearerMiddleware {
     provider: TokenProvider,
@@ -244,5 +244,13 @@ mod tests {
         assert!(!has_invalid_token(
             r#"Bearer error_description="error=\"invalid_token\", no""#
         ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(raw in ".{0,64}") {
+            let _ = has_invalid_token(&raw);
+            let _ = parse_host(&raw);
+        }
     }
 }

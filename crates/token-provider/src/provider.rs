@@ -1167,4 +1167,39 @@ mod tests {
             Err(BuildError::Missing("token_url"))
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_answer_parses_without_panicking(
+            status in 100_u16..600,
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+        ) {
+            let response = http::Response::builder().status(status).body(body).unwrap();
+            let _ = parse_response(&response, at(0));
+        }
+
+        #[test]
+        fn any_json_token_response_parses_without_panicking(
+            token in proptest::option::of(".{0,20}"),
+            expires_in in proptest::option::of(proptest::num::i64::ANY),
+            kind in proptest::option::of("[a-zA-Z]{0,8}"),
+        ) {
+            let body = serde_json::json!({
+                "access_token": token,
+                "expires_in": expires_in,
+                "token_type": kind,
+            });
+            let response = response(200, &body.to_string());
+            match parse_response(&response, at(0)) {
+                Ok(parsed) => {
+                    proptest::prop_assert!(expires_in.unwrap_or(0) > 0);
+                    proptest::prop_assert!(!parsed.secret().is_empty());
+                }
+                Err(error) => {
+                    let is_invalid = matches!(error, TokenError::InvalidResponse(_));
+                    proptest::prop_assert!(is_invalid);
+                }
+            }
+        }
+    }
 }
