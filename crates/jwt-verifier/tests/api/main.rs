@@ -5,4 +5,5 @@ mod axum;
 mod cache;
 mod helpers;
 mod jwks;
+mod metrics;
 mod verify;
