@@ -109,6 +109,7 @@ struct ListRequest {
     user_pool_id: Option<String>,
     max_results: Option<i64>,
     next_token: Option<String>,
+    client_type: Option<String>,
 }
 
 /// Model validation shared by create and update.
@@ -470,14 +471,19 @@ pub(crate) async fn list(state: &AppState, body: &[u8]) -> Result<Value, AdminEr
     let (request, _): (ListRequest, _) = parse(
         body,
         "ListUserPoolClients",
-        &["UserPoolId", "MaxResults", "NextToken"],
+        &["UserPoolId", "MaxResults", "NextToken", "ClientType"],
     )?;
     let mut v = Violations::default();
     let pool_id = check_pool_id(&mut v, &request.user_pool_id);
     v.range(request.max_results, "MaxResults", 1, 60);
     v.opt_string(&request.next_token, "NextToken", 1, 131_072, Pattern::Text);
+    v.one_of(&request.client_type, "ClientType", &["REGULAR", "DCR"]);
     v.finish()?;
     existing(state, &pool_id).await?;
+    if request.client_type.as_deref() == Some("DCR") {
+        // Dynamic client registration is not supported: there are no DCR clients.
+        return Ok(json!({ "UserPoolClients": [] }));
+    }
     let limit = u32::try_from(request.max_results.unwrap_or(60)).unwrap_or(60);
     let after = after_key(request.next_token.as_deref())?;
     let rows = state
