@@ -438,4 +438,27 @@ mod tests {
         assert_eq!(ok.title.as_str(), "standup");
         assert_eq!(ok.notes, None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(raw in ".*") {
+            let _ = UserId::parse(&raw);
+            let _ = EventId::parse(&raw);
+            let _ = Title::parse(&raw);
+            let _ = Notes::parse(&raw);
+            let _ = Timestamp::parse("starts_at", &raw);
+        }
+
+        #[test]
+        fn valid_user_ids_round_trip(raw in "[A-Za-z0-9._-]{1,64}") {
+            let id = UserId::parse(&raw).unwrap();
+            proptest::prop_assert_eq!(id.as_str(), raw.as_str());
+        }
+
+        #[test]
+        fn timestamps_round_trip_through_text(nanos in proptest::num::i64::ANY) {
+            let t = Timestamp::from_unix_nanos(nanos);
+            proptest::prop_assert_eq!(Timestamp::parse("from", &t.to_string()).unwrap(), t);
+        }
+    }
 }

@@ -10,6 +10,25 @@
 //! a [`Config`], a store from [`store::connect`], a verifier and a clock, then calls
 //! [`router`] and [`serve`] on a listener it bound itself.
 //!
+//! ```no_run
+//! use std::sync::Arc;
+//! use oauth_proto::time::SystemClock;
+//! use user_schedule_service::{AppState, Config, router, serve, store};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = store::connect("sqlite://schedule.db").await?;
+//! let verifier = jwt_verifier::Verifier::builder()
+//!     .issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd34E")
+//!     .client_id("26cb2c60kq7nbmas7rbme9b6pp")
+//!     .build()?;
+//! let state = AppState::new(Config::default(), store, verifier, Arc::new(SystemClock));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8082").await?;
+//! serve(listener, router(state), async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! - `sqlite` (default): the SQLite store.

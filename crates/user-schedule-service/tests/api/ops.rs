@@ -134,3 +134,92 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
         "the listener is closed after shutdown"
     );
 }
+
+/// A store whose database is gone.
+#[derive(Debug)]
+struct BrokenStore;
+
+fn broken() -> user_schedule_service::store::StoreError {
+    user_schedule_service::store::StoreError::Database(sqlx::Error::PoolClosed)
+}
+
+#[async_trait::async_trait]
+impl user_schedule_service::store::ScheduleStore for BrokenStore {
+    async fn ping(&self) -> Result<(), user_schedule_service::store::StoreError> {
+        Err(broken())
+    }
+    async fn create_event(
+        &self,
+        _: &user_schedule_service::domain::Event,
+    ) -> Result<(), user_schedule_service::store::StoreError> {
+        Err(broken())
+    }
+    async fn get_event(
+        &self,
+        _: &user_schedule_service::domain::UserId,
+        _: user_schedule_service::domain::EventId,
+    ) -> Result<user_schedule_service::domain::Event, user_schedule_service::store::StoreError>
+    {
+        Err(broken())
+    }
+    async fn list_events(
+        &self,
+        _: &user_schedule_service::domain::UserId,
+        _: &user_schedule_service::store::ListQuery,
+    ) -> Result<Vec<user_schedule_service::domain::Event>, user_schedule_service::store::StoreError>
+    {
+        Err(broken())
+    }
+    async fn replace_event(
+        &self,
+        _: &user_schedule_service::domain::UserId,
+        _: user_schedule_service::domain::EventId,
+        _: &user_schedule_service::domain::EventDraft,
+        _: user_schedule_service::domain::Timestamp,
+        _: Option<i64>,
+    ) -> Result<user_schedule_service::domain::Event, user_schedule_service::store::StoreError>
+    {
+        Err(broken())
+    }
+    async fn delete_event(
+        &self,
+        _: &user_schedule_service::domain::UserId,
+        _: user_schedule_service::domain::EventId,
+        _: Option<i64>,
+    ) -> Result<(), user_schedule_service::store::StoreError> {
+        Err(broken())
+    }
+}
+
+#[tokio::test]
+async fn a_broken_database_is_503_on_readyz_and_an_opaque_500_on_the_api() {
+    let app = TestApp::spawn().await;
+    let state = user_schedule_service::AppState::new(
+        Config::default(),
+        std::sync::Arc::new(BrokenStore),
+        crate::helpers::verifier_for(&app.issuer).await,
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    let app = TestApp {
+        router: user_schedule_service::router(state),
+        ..app
+    };
+    let ready = app.get("/readyz").await;
+    let problem = ready.problem(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("database"),
+        "{problem}"
+    );
+    assert!(
+        !problem["detail"].as_str().unwrap().contains("issuer"),
+        "{problem}"
+    );
+    let failed = app.list_schedule("alice", "").await;
+    let problem = failed.problem(StatusCode::INTERNAL_SERVER_ERROR);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        !detail.to_lowercase().contains("pool"),
+        "no internals leak: {detail}"
+    );
+    assert!(failed.header("x-request-id").is_some());
+}
