@@ -15,17 +15,17 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub const POOL: &str = "s2s-demo";
-pub const DOMAIN: &str = "s2s-demo-local";
-pub const RESOURCE_SERVER: &str = "user-schedule-service";
-pub const CLIENT: &str = "articles-service";
-pub const READ: &str = "user-schedule-service/schedule.read";
-pub const UPDATE: &str = "user-schedule-service/schedule.update";
+pub(crate) const POOL: &str = "s2s-demo";
+pub(crate) const DOMAIN: &str = "s2s-demo-local";
+pub(crate) const RESOURCE_SERVER: &str = "user-schedule-service";
+pub(crate) const CLIENT: &str = "articles-service";
+pub(crate) const READ: &str = "user-schedule-service/schedule.read";
+pub(crate) const UPDATE: &str = "user-schedule-service/schedule.update";
 
 /// A server running in this process; [`Running::stop`] shuts it down gracefully.
-pub struct Running {
-    pub addr: SocketAddr,
-    pub url: String,
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    pub(crate) url: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -48,22 +48,22 @@ impl Running {
     }
 
     /// Graceful shutdown; panics if the server failed.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
         self.task.await.unwrap().unwrap();
     }
 }
 
-fn shutdown(
-    stopped: oneshot::Receiver<()>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = stopped.await;
-    }
+async fn shutdown(stopped: oneshot::Receiver<()>) {
+    let _ = stopped.await;
 }
 
 /// The authorization server on `addr` (port 0 for any), with its SQLite file in `data`.
-pub async fn authorization_server(data: &Path, addr: SocketAddr, clock: Arc<dyn Clock>) -> Running {
+pub(crate) async fn authorization_server(
+    data: &Path,
+    addr: SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> Running {
     let listener = TcpListener::bind(addr).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let config = authorization_server::Config::new(url);
@@ -79,7 +79,7 @@ pub async fn authorization_server(data: &Path, addr: SocketAddr, clock: Arc<dyn 
 
 /// A Cognito SDK client for the local server. The server has no admin credentials, so
 /// any signature is accepted; these are placeholders.
-pub fn sdk(endpoint: &str) -> cognito::Client {
+pub(crate) fn sdk(endpoint: &str) -> cognito::Client {
     use cognito::config::{BehaviorVersion, Credentials, Region};
     let config = cognito::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -92,15 +92,15 @@ pub fn sdk(endpoint: &str) -> cognito::Client {
 
 /// What provisioning produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provisioned {
-    pub pool_id: String,
-    pub client_id: String,
-    pub secret: String,
+pub(crate) struct Provisioned {
+    pub(crate) pool_id: String,
+    pub(crate) client_id: String,
+    pub(crate) secret: String,
 }
 
 /// The reference stack, found or created: pool, domain, resource server, app client with
 /// `schedule.read` only. The minimal SDK calls of `s2s provision`.
-pub async fn provision(sdk: &cognito::Client) -> Provisioned {
+pub(crate) async fn provision(sdk: &cognito::Client) -> Provisioned {
     let pools = sdk.list_user_pools().max_results(60).send().await.unwrap();
     let pool_id = match pools.user_pools().iter().find(|p| p.name() == Some(POOL)) {
         Some(pool) => pool.id().unwrap().to_owned(),
@@ -219,7 +219,7 @@ pub async fn provision(sdk: &cognito::Client) -> Provisioned {
 
 /// `UpdateUserPoolClient` with the whole configuration (it resets omitted fields) and
 /// both scopes.
-pub async fn grant_update(sdk: &cognito::Client, p: &Provisioned) {
+pub(crate) async fn grant_update(sdk: &cognito::Client, p: &Provisioned) {
     let updated = sdk
         .update_user_pool_client()
         .user_pool_id(&p.pool_id)
@@ -245,7 +245,11 @@ pub async fn grant_update(sdk: &cognito::Client, p: &Provisioned) {
 }
 
 /// A verifier of the pool's access tokens for this client.
-pub fn verifier(issuer: &str, client_id: &str, clock: Arc<dyn Clock>) -> jwt_verifier::Verifier {
+pub(crate) fn verifier(
+    issuer: &str,
+    client_id: &str,
+    clock: Arc<dyn Clock>,
+) -> jwt_verifier::Verifier {
     jwt_verifier::Verifier::builder()
         .issuer(issuer)
         .client_ids([client_id.to_owned()])
@@ -255,7 +259,7 @@ pub fn verifier(issuer: &str, client_id: &str, clock: Arc<dyn Clock>) -> jwt_ver
 }
 
 /// user-schedule-service trusting `issuer` and `client_id`, over a SQLite file in `data`.
-pub async fn user_schedule_service(
+pub(crate) async fn user_schedule_service(
     data: &Path,
     issuer: &str,
     client_id: &str,
@@ -276,7 +280,7 @@ pub async fn user_schedule_service(
 }
 
 /// A token provider for the provisioned client (every allowed scope).
-pub fn token_provider(
+pub(crate) fn token_provider(
     token_url: &str,
     p: &Provisioned,
     clock: Arc<dyn Clock>,
@@ -291,7 +295,7 @@ pub fn token_provider(
 }
 
 /// articles-service calling `schedules_url` with the provisioned client's tokens.
-pub async fn articles_service(
+pub(crate) async fn articles_service(
     data: &Path,
     token_url: &str,
     p: &Provisioned,
