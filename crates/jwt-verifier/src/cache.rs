@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use aws_lc_rs::digest;
@@ -67,6 +68,10 @@ struct Entry {
 pub(crate) struct TokenCache {
     capacity: usize,
     map: Mutex<HashMap<TokenKey, Entry, BuildHasherDefault<PassThrough>>>,
+    /// Bumped (under the map lock) by every `clear`. A verification reads it before it
+    /// looks up its key and inserts only if it is unchanged, so a token verified with a
+    /// key that was removed meanwhile cannot slip back in after the clear.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -83,6 +88,7 @@ impl TokenCache {
         Self {
             capacity: capacity.max(1),
             map: Mutex::new(HashMap::default()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -104,12 +110,28 @@ impl TokenCache {
         Some((entry.claims.clone(), entry.issuer))
     }
 
-    pub(crate) fn insert(&self, key: TokenKey, claims: Claims, issuer: usize, now: u64) {
+    /// The generation to pass to [`TokenCache::insert`]; read it before the key lookup.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches `claims` unless they expired or the cache was cleared since `generation`.
+    pub(crate) fn insert(
+        &self,
+        key: TokenKey,
+        claims: Claims,
+        issuer: usize,
+        now: u64,
+        generation: u64,
+    ) {
         let exp = claims.exp;
         if now >= exp {
             return;
         }
         let mut map = self.lock();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         if map.len() >= self.capacity && !map.contains_key(&key) {
             // Amortised eviction: drop the expired, then arbitrary entries down to 3/4.
             map.retain(|_, e| now < e.exp);
@@ -133,7 +155,9 @@ impl TokenCache {
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut map = self.lock();
+        map.clear();
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -166,11 +190,11 @@ mod tests {
     fn entries_never_outlive_exp() {
         let cache = TokenCache::new(10);
         let k = TokenKey::of("t");
-        cache.insert(k, claims(100), 0, 50);
+        cache.insert(k, claims(100), 0, 50, cache.generation());
         assert!(cache.get(&k, 99).is_some());
         assert!(cache.get(&k, 100).is_none());
         assert_eq!(cache.len(), 0);
-        cache.insert(k, claims(100), 0, 100);
+        cache.insert(k, claims(100), 0, 100, cache.generation());
         assert_eq!(cache.len(), 0);
     }
 
@@ -178,10 +202,29 @@ mod tests {
     fn stays_bounded() {
         let cache = TokenCache::new(100);
         for i in 0..1000 {
-            cache.insert(TokenKey::of(&i.to_string()), claims(100), 0, 1);
+            cache.insert(
+                TokenKey::of(&i.to_string()),
+                claims(100),
+                0,
+                1,
+                cache.generation(),
+            );
             assert!(cache.len() <= 100);
         }
         let last = TokenKey::of("999");
         assert!(cache.get(&last, 1).is_some());
+    }
+
+    #[test]
+    fn a_verification_that_straddles_a_clear_is_not_cached() {
+        let cache = TokenCache::new(10);
+        let k = TokenKey::of("t");
+        let seen = cache.generation();
+        // The key set changed while this token was being verified with the old key.
+        cache.clear();
+        cache.insert(k, claims(100), 0, 1, seen);
+        assert!(cache.get(&k, 1).is_none());
+        cache.insert(k, claims(100), 0, 1, cache.generation());
+        assert!(cache.get(&k, 1).is_some());
     }
 }

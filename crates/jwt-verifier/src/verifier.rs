@@ -77,6 +77,7 @@ impl Verifier {
 
         let cache_key = match &inner.cache {
             Some(cache) => {
+                let generation = cache.generation();
                 let key = TokenKey::of(token);
                 let now = inner.fetch.clock.now();
                 if let Some((claims, issuer)) = cache.get(&key, oauth_proto::time::unix_seconds(now))
@@ -86,7 +87,7 @@ impl Verifier {
                     policy.check(&claims)?;
                     return Ok(claims);
                 }
-                Some(key)
+                Some((key, generation))
             }
             None => None,
         };
@@ -113,8 +114,8 @@ impl Verifier {
         let now = inner.fetch.clock.unix_seconds();
         let claims: Claims =
             claims::validate(parsed.claims, &issuer.issuer, &inner.rules, now)?.into();
-        if let (Some(cache), Some(key)) = (&inner.cache, cache_key) {
-            cache.insert(key, claims.clone(), issuer_index, now);
+        if let (Some(cache), Some((key, generation))) = (&inner.cache, cache_key) {
+            cache.insert(key, claims.clone(), issuer_index, now, generation);
         }
         policy.check(&claims)?;
         Ok(claims)
