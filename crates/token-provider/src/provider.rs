@@ -20,12 +20,15 @@
 //! - from [`TokenProvider::refresh`].
 //!
 //! A refresh retries transient failures (transport errors, timeouts, 5xx, 429) with
-//! exponential backoff and jitter, up to `max_attempts` requests. Whatever makes it give
-//! up, the provider then stays in a failure backoff: until it ends, callers without a
-//! valid token get the last error at once and no request is made, so a wrong secret or
-//! a dead endpoint cannot turn traffic into a request storm. While a token is cached, a
-//! timer starts the next refresh when the backoff ends, so the provider keeps trying in
-//! the background with ever longer pauses (capped at `max_backoff`).
+//! exponential backoff and jitter while the provider has failed fewer than
+//! `max_attempts` requests in a row: a fresh outage gets a few quick retries (with the
+//! defaults after about 0.5–1, 1–2 and 2–4 s), a long one gets one request per refresh.
+//! So no caller ever waits through a long pause. Whatever makes a refresh give up, the
+//! provider then stays in a failure backoff: until it ends, callers without a valid token
+//! get the last error at once and no request is made, so a wrong secret or a dead
+//! endpoint cannot turn traffic into a request storm. While a token is cached, a timer
+//! starts the next refresh when the backoff ends, so the provider keeps trying in the
+//! background with ever longer pauses (doubling up to `max_backoff`).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -320,12 +323,15 @@ impl Inner {
                 Err(error) => error,
             };
             self.counters.failure(client_id, &error);
-            let delay = {
+            let (delay, budget_left) = {
                 let mut state = lock(&self.state);
                 state.failures = state.failures.saturating_add(1);
-                self.backoff(state.failures, &error)
+                (
+                    self.backoff(state.failures, &error),
+                    state.failures < self.config.max_attempts,
+                )
             };
-            if error.is_transient() && attempts < self.config.max_attempts {
+            if error.is_transient() && budget_left {
                 tracing::warn!(
                     client_id,
                     attempt = attempts,
@@ -735,7 +741,10 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// The most requests one refresh makes on transient failures (at least 1).
+    /// How many failed requests in a row (counted since the last token) a refresh may
+    /// retry through before it gives up and returns the error to its waiters (at least 1).
+    /// Once the provider has failed that many times, each further refresh makes a single
+    /// request, spaced by the growing backoff, so nobody waits through a long pause.
     /// Default: 4.
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts;
