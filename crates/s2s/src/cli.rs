@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "s2s", version, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
-    /// Log format: human-readable lines or one JSON object per line. The level comes
-    /// from RUST_LOG (default `info`).
+    /// Log format: human-readable lines or one JSON object per line, on stderr. The level
+    /// comes from RUST_LOG (default `info` for up and serve, `warn` for the other commands).
     #[arg(long, global = true, env = "S2S_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub(crate) log_format: LogFormat,
 
