@@ -5,19 +5,25 @@
 # and the same router with verification switched off, SQLite, a local TestIssuer), runs
 # loadgen against both with alternating rounds, and reports requests/s for both, their
 # ratio and the server's peak RSS (VmHWM). Run from anywhere:
-#   crates/user-schedule-service/bench.sh [--token-cache N] [loadgen options…]
+#   crates/user-schedule-service/bench.sh [--no-build] [--token-cache N] [loadgen options…]
 # e.g. bench.sh --concurrency 32 --requests 20000 --rounds 5
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+build=1
 server_args=()
-if [[ "${1:-}" == "--token-cache" ]]; then
-  server_args=(--token-cache "$2")
-  shift 2
-fi
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --no-build) build=0; shift ;;  # reuse the binaries of a previous run
+    --token-cache) server_args=(--token-cache "$2"); shift 2 ;;
+    *) break ;;
+  esac
+done
 
-cargo build --release --locked -p user-schedule-service --features bench \
-  --example bench_server --example loadgen
+if [[ $build == 1 ]]; then
+  cargo build --release --locked -p user-schedule-service --features bench \
+    --example bench_server --example loadgen
+fi
 bin=target/release/examples
 
 fifo_dir=$(mktemp -d)
@@ -38,6 +44,7 @@ done
 field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$line"; }
 
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  cpus: $(nproc)  server args: ${server_args[*]:-(none)}"
+echo "one token verification, in isolation: $(field verify_us) us"
 echo "idle RSS: $(grep VmRSS /proc/$server/status | awk '{print $2, $3}')"
 "$bin/loadgen" --auth "$(field auth)" --noauth "$(field noauth)" --token "$(field token)" \
   --server-pid "$server" "$@"

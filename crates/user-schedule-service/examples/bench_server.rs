@@ -78,6 +78,15 @@ async fn main() {
         metrics: Some(metrics),
         ..Config::default()
     };
+    // The cost of verification alone, measured in isolation (CPU-bound, one thread).
+    let token = issuer.access_token(CLIENT_ID, ["user-schedule-service/schedule.read"]);
+    let rounds = 2000;
+    let started = std::time::Instant::now();
+    for _ in 0..rounds {
+        verifier.verify(&token).await.expect("valid token");
+    }
+    let verify_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+
     let state = AppState::new(config, store, verifier, clock);
     let auth = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let noauth = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -101,9 +110,8 @@ async fn main() {
         )),
     ];
 
-    let token = issuer.access_token(CLIENT_ID, ["user-schedule-service/schedule.read"]);
     println!(
-        "READY auth=http://{auth_addr}/users/{USER}/schedule noauth=http://{noauth_addr}/users/{USER}/schedule token={token} pid={}",
+        "READY auth=http://{auth_addr}/users/{USER}/schedule noauth=http://{noauth_addr}/users/{USER}/schedule token={token} pid={} verify_us={verify_us:.1}",
         std::process::id()
     );
 
