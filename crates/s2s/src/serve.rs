@@ -50,7 +50,7 @@ pub(crate) async fn bind(role: &str, addr: SocketAddr) -> anyhow::Result<TcpList
     match TcpListener::bind(addr).await {
         Ok(listener) => Ok(listener),
         Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
-            "cannot start the {role}: port {} is already in use on {} (stop the other process or choose another address with --listen)",
+            "cannot start the {role}: port {} is already in use on {} (stop the other process or choose another port)",
             addr.port(),
             addr.ip()
         )),

@@ -132,7 +132,9 @@ async fn start(
             admin_secret_access_key: None,
         },
     };
-    let (listener, router) = serve::authorization_server(&auth_args).await?;
+    let (listener, router) = serve::authorization_server(&auth_args)
+        .await
+        .map_err(port_hint("--auth-port"))?;
     let auth_url = base_url(&listener)?;
     spawn_server(
         servers,
@@ -174,7 +176,9 @@ async fn start(
         allow_any_client: false,
         resource_server: resource_server.clone(),
     };
-    let (listener, router) = serve::user_schedule_service(&schedules_args).await?;
+    let (listener, router) = serve::user_schedule_service(&schedules_args)
+        .await
+        .map_err(port_hint("--schedules-port"))?;
     let schedules_url = base_url(&listener)?;
     spawn_server(
         servers,
@@ -203,7 +207,9 @@ async fn start(
         schedules_url: url::Url::parse(&schedules_url)
             .context("the user-schedule-service URL is not a URL")?,
     };
-    let (listener, router) = serve::articles_service(&articles_args).await?;
+    let (listener, router) = serve::articles_service(&articles_args)
+        .await
+        .map_err(port_hint("--articles-port"))?;
     let articles_url = base_url(&listener)?;
     spawn_server(
         servers,
@@ -232,6 +238,17 @@ async fn start(
     };
     println!("{}", summary.render(&command_name()));
     Ok(())
+}
+
+/// Adds the `s2s up` flag that moves a server to a port-in-use error.
+fn port_hint(flag: &'static str) -> impl FnOnce(anyhow::Error) -> anyhow::Error {
+    move |err| {
+        if err.to_string().contains("already in use") {
+            anyhow::anyhow!("{err:#}; `s2s up {flag} <port>` moves it (0: any free port)")
+        } else {
+            err
+        }
+    }
 }
 
 /// `http://<bound address>`.
