@@ -24,7 +24,7 @@ pub(crate) async fn healthz() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// The database answers and the issuer's signing keys are loaded.
+/// The database answers and the issuer's signing keys are loaded (fetched now if not).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Status),
@@ -36,8 +36,16 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
         tracing::warn!(error = %error, source = ?std::error::Error::source(&error), "readiness: database unreachable");
         missing.push("database unreachable");
     }
+    // Keys are otherwise fetched only when a token arrives, and no traffic reaches a
+    // replica that is not ready: so the probe itself tries to load them, or a service
+    // started before its issuer would never become ready.
     if !state.verifier().has_keys() {
-        missing.push("issuer signing keys not loaded");
+        if let Err(error) = state.verifier().hydrate().await {
+            tracing::warn!(error = %error, "readiness: cannot fetch the issuer's signing keys");
+        }
+        if !state.verifier().has_keys() {
+            missing.push("issuer signing keys not loaded");
+        }
     }
     if missing.is_empty() {
         Json(Status { status: "ok" }).into_response()
