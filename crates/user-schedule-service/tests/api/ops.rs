@@ -223,3 +223,109 @@ async fn a_broken_database_is_503_on_readyz_and_an_opaque_500_on_the_api() {
     );
     assert!(failed.header("x-request-id").is_some());
 }
+
+/// Delegates to a real store; `ping` waits at a gate so a request can be held in flight.
+#[derive(Debug)]
+struct GatedStore {
+    inner: std::sync::Arc<dyn user_schedule_service::store::ScheduleStore>,
+    entered: std::sync::Arc<tokio::sync::Notify>,
+    release: std::sync::Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl user_schedule_service::store::ScheduleStore for GatedStore {
+    async fn ping(&self) -> Result<(), user_schedule_service::store::StoreError> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        self.inner.ping().await
+    }
+    async fn create_event(
+        &self,
+        event: &user_schedule_service::domain::Event,
+    ) -> Result<(), user_schedule_service::store::StoreError> {
+        self.inner.create_event(event).await
+    }
+    async fn get_event(
+        &self,
+        user: &user_schedule_service::domain::UserId,
+        id: user_schedule_service::domain::EventId,
+    ) -> Result<user_schedule_service::domain::Event, user_schedule_service::store::StoreError>
+    {
+        self.inner.get_event(user, id).await
+    }
+    async fn list_events(
+        &self,
+        user: &user_schedule_service::domain::UserId,
+        query: &user_schedule_service::store::ListQuery,
+    ) -> Result<Vec<user_schedule_service::domain::Event>, user_schedule_service::store::StoreError>
+    {
+        self.inner.list_events(user, query).await
+    }
+    async fn replace_event(
+        &self,
+        user: &user_schedule_service::domain::UserId,
+        id: user_schedule_service::domain::EventId,
+        draft: &user_schedule_service::domain::EventDraft,
+        at: user_schedule_service::domain::Timestamp,
+        expected: Option<i64>,
+    ) -> Result<user_schedule_service::domain::Event, user_schedule_service::store::StoreError>
+    {
+        self.inner
+            .replace_event(user, id, draft, at, expected)
+            .await
+    }
+    async fn delete_event(
+        &self,
+        user: &user_schedule_service::domain::UserId,
+        id: user_schedule_service::domain::EventId,
+        expected: Option<i64>,
+    ) -> Result<(), user_schedule_service::store::StoreError> {
+        self.inner.delete_event(user, id, expected).await
+    }
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_requests_in_flight() {
+    let app = TestApp::spawn().await;
+    let entered = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let store = GatedStore {
+        inner: app.store.clone(),
+        entered: entered.clone(),
+        release: release.clone(),
+    };
+    let state = user_schedule_service::AppState::new(
+        Config::default(),
+        std::sync::Arc::new(store),
+        crate::helpers::verifier_for(&app.issuer).await,
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(user_schedule_service::serve(
+        listener,
+        user_schedule_service::router(state),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let in_flight = tokio::spawn(reqwest::get(format!("http://{addr}/readyz")));
+    entered.notified().await;
+
+    // Shut down while /readyz is held inside the store; wait until new connections are
+    // refused, so the shutdown has certainly begun before the request is released.
+    stop.send(()).unwrap();
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !server.is_finished(),
+        "serve waits for the request in flight"
+    );
+    release.notify_one();
+
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    server.await.unwrap().unwrap();
+}
