@@ -392,6 +392,25 @@ async fn up_runs_the_flow_and_a_second_up_reuses_everything() {
         text(&out.stdout)
     );
 
+    // A refused step says which step failed and what already exists: a second pool that
+    // asks for the first pool's domain prefix is created, then stopped at the domain.
+    let clash = std::fs::read_to_string(reference_stack())
+        .unwrap()
+        .replace("name = \"s2s-demo\"", "name = \"s2s-other\"");
+    std::fs::write(dir.path().join("clash.toml"), clash).unwrap();
+    let out = provision("clash.toml");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("provisioning stopped at step \"domain s2s-demo-local\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("already in place: user pool s2s-other ("),
+        "{stderr}"
+    );
+    assert!(stderr.contains("belongs to another user pool"), "{stderr}");
+
     let (code, rest) = up.terminate();
     assert_eq!(code, Some(0), "SIGTERM stops s2s up cleanly: {rest:?}");
 
