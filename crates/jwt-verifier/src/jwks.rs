@@ -159,19 +159,22 @@ impl IssuerKeys {
         };
         if refresh {
             // Someone else already refreshing: go on with the current keys meanwhile.
-            let mut refreshed = false;
             if let Ok(mut state) = self.fetch.try_lock()
                 && state.may_retry(now, cfg.cooldown)
             {
                 // A failure is recorded in `state` and the old keys stay in use.
-                refreshed = self.fetch_locked(&mut state, cfg, on_change).await.is_ok();
-            }
-            if let Some(key) = self.current.load().keys.get(kid) {
+                let refreshed = self.fetch_locked(&mut state, cfg, on_change).await.is_ok();
+                if let Some(key) = self.current.load().keys.get(kid) {
+                    return Ok(Arc::clone(key));
+                }
+                if refreshed {
+                    // The key set is fresh this instant and lacks the kid (a removed
+                    // key): that is a miss, and it starts the cooldown.
+                    state.last_kid_fetch = state.last_attempt;
+                    return Err(VerifyError::UnknownKid(VerifyError::clip(kid)));
+                }
+            } else if let Some(key) = self.current.load().keys.get(kid) {
                 return Ok(Arc::clone(key));
-            }
-            if refreshed {
-                // The key set is fresh this instant: fetching again would be pointless.
-                return Err(VerifyError::UnknownKid(VerifyError::clip(kid)));
             }
         }
         self.refetch_for(kid, cfg, on_change).await

@@ -55,9 +55,11 @@ async fn a_cached_token_of_a_removed_key_is_refused_after_the_refresh() {
     app.clock.advance(REFRESH);
     let err = app.verifier.verify(&token).await.unwrap_err();
     assert!(matches!(err, VerifyError::UnknownKid(_)), "{err:?}");
-    // And stays refused (the cache was emptied, not just bypassed once).
+    // And stays refused (the cache was emptied, not just bypassed once), with no
+    // further fetch inside the cooldown.
     let err = app.verifier.verify(&token).await.unwrap_err();
     assert!(matches!(err, VerifyError::UnknownKid(_)), "{err:?}");
+    assert_eq!(app.issuer.jwks_fetches(), 2);
 }
 
 #[tokio::test]

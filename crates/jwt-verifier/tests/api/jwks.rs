@@ -140,6 +140,12 @@ async fn a_removed_key_is_refused_after_the_refresh() {
         2,
         "the refresh was the only fetch"
     );
+    // Repeats inside the cooldown cost no fetch either.
+    for _ in 0..5 {
+        let err = app.verifier.verify(&old_token).await.unwrap_err();
+        assert!(matches!(err, VerifyError::UnknownKid(_)), "{err:?}");
+    }
+    assert_eq!(app.issuer.jwks_fetches(), 2);
     app.verifier.verify(&new_token).await.unwrap();
     assert_eq!(app.issuer.jwks_fetches(), 2);
 }
