@@ -139,6 +139,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn ScheduleStore>, StoreError> {
 }
 
 /// Checks a version precondition against the stored version.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn check_version(
     id: EventId,
     expected: Option<i64>,
@@ -155,6 +156,7 @@ pub(crate) fn check_version(
 }
 
 /// The columns of an `events` row, before validation.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) struct EventRow {
     pub(crate) id: EventId,
     pub(crate) user_id: String,
@@ -168,6 +170,7 @@ pub(crate) struct EventRow {
     pub(crate) version: i64,
 }
 
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 impl EventRow {
     /// Re-validates a row: what the API wrote always passes, so a failure means the
     /// database was edited by hand and is reported rather than served.
@@ -203,5 +206,6 @@ impl EventRow {
 }
 
 /// The columns every event query selects, in [`EventRow`] order.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) const EVENT_COLUMNS: &str = "id, user_id, title, notes, starts_at, ends_at, \
      created_by, created_at, updated_at, version";
