@@ -133,6 +133,15 @@ pub(crate) async fn run(args: InspectArgs) -> anyhow::Result<()> {
             iss
         }
     };
+    // The claim checks can all be read off the decoded token, so list every one that
+    // fails; the verifier below stops at the first failure and adds the signature.
+    let failed = claim_problems(&decoded, &issuer, clock.unix_seconds());
+    if !failed.is_empty() {
+        println!("claim checks that fail:");
+        for problem in &failed {
+            println!("  - {problem}");
+        }
+    }
     println!("verification against {issuer}:");
     let verifier = jwt_verifier::Verifier::builder()
         .issuer(issuer.as_str())
@@ -153,6 +162,46 @@ pub(crate) async fn run(args: InspectArgs) -> anyhow::Result<()> {
             anyhow::bail!("the token does not verify: {err}")
         }
     }
+}
+
+/// Every claim check a Cognito access token fails, one line each, from the decoded (not
+/// yet verified) token.
+fn claim_problems(decoded: &Decoded, issuer: &str, now: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    match decoded.header.get("alg").and_then(Value::as_str) {
+        Some("RS256") => {}
+        other => problems.push(format!(
+            "alg is {}, not RS256: Cognito signs with RS256 only",
+            other.unwrap_or("missing")
+        )),
+    }
+    match decoded.string_claim("iss") {
+        Some(iss) if iss == issuer => {}
+        Some(iss) => problems.push(format!(
+            "iss is {iss}, not the expected issuer {issuer}: another user pool or server issued it"
+        )),
+        None => problems.push("iss is missing".to_owned()),
+    }
+    match decoded.claims.get("exp").and_then(Value::as_u64) {
+        Some(exp) if exp > now => {}
+        Some(exp) => problems.push(format!(
+            "exp is {}: the token expired {} ago, get a new one",
+            utc(exp),
+            human_duration(now - exp)
+        )),
+        None => problems.push("exp is missing: every access token expires".to_owned()),
+    }
+    match decoded.string_claim("token_use") {
+        Some("access") => {}
+        other => problems.push(format!(
+            "token_use is {}, not access: only access tokens may call an API",
+            other.unwrap_or("missing")
+        )),
+    }
+    if decoded.string_claim("client_id").is_none() {
+        problems.push("client_id is missing: the caller cannot be identified".to_owned());
+    }
+    problems
 }
 
 /// One line on what a failed check means and what to look at.
@@ -222,6 +271,28 @@ mod tests {
     fn utc_times() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_598_183_822), "2020-08-23 11:57:02 UTC");
+    }
+
+    #[test]
+    fn every_failed_claim_check_is_listed() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"kid":"k","alg":"HS256"}"#);
+        let claims = URL_SAFE_NO_PAD
+            .encode(br#"{"iss":"https://evil.example/p","exp":820,"token_use":"id"}"#);
+        let decoded = Decoded::parse(&format!("{header}.{claims}.sig")).unwrap();
+        let problems = claim_problems(&decoded, "https://good.example/p", 1000);
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(problems[0].starts_with("alg is HS256"));
+        assert!(problems[1].contains("not the expected issuer https://good.example/p"));
+        assert!(problems[2].contains("expired 3m ago"), "{}", problems[2]);
+        assert!(problems[3].starts_with("token_use is id"));
+        assert!(problems[4].starts_with("client_id is missing"));
+
+        let header = URL_SAFE_NO_PAD.encode(br#"{"kid":"k","alg":"RS256"}"#);
+        let claims = URL_SAFE_NO_PAD.encode(
+            br#"{"iss":"https://good.example/p","exp":2000,"token_use":"access","client_id":"c"}"#,
+        );
+        let decoded = Decoded::parse(&format!("{header}.{claims}.sig")).unwrap();
+        assert!(claim_problems(&decoded, "https://good.example/p", 1000).is_empty());
     }
 
     #[test]
