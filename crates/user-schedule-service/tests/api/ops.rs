@@ -76,6 +76,18 @@ async fn metrics_count_requests_by_route_and_status() {
     app.create_event("metrics-user", &event_body("x", 1)).await;
     app.list_schedule("metrics-user", "").await;
     app.list_schedule("metrics-unknown", "").await;
+    let anonymous = TestApp {
+        authorization: None,
+        ..app
+    };
+    assert_eq!(
+        anonymous
+            .get_event("metrics-user", "7b0a3d1c-2a44-4c5e-9d2b-0f6f1a2b3c4d")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let app = anonymous;
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);
     assert!(
@@ -92,7 +104,19 @@ async fn metrics_count_requests_by_route_and_status() {
             && l.contains("status=\"404\"")),
         "{text}"
     );
-    assert!(text.contains("http_request_duration_seconds"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("http_request_duration_seconds")
+                && l.contains("route=\"/users/{user_id}/schedule\"")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("http_auth_refusals_total")
+                && l.contains("route=\"/users/{user_id}/schedule/events/{event_id}\"")
+                && l.contains("reason=\"missing_token\"")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
