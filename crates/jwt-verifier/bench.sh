@@ -14,6 +14,7 @@ echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "host:    $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "openssl: $(openssl version)"
 echo "rustc:   $(rustc --version)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cpus)"
 echo
 
 echo "== building the benchmark"
@@ -41,25 +42,26 @@ echo
 openssl_after="$(openssl_speed after)"
 echo
 
-estimate_ns() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mean"]["point_estimate"])' \
+estimates() {
+    # "<mean ns> <median ns>" of one benchmark.
+    python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print(e["mean"]["point_estimate"], e["median"]["point_estimate"])' \
         "$target_dir/criterion/verify/$1/new/estimates.json"
 }
-warm_ns="$(estimate_ns warm_jwks)"
-cache_ns="$(estimate_ns token_cache_hit)"
-raw_ns="$(estimate_ns aws_lc_rs_rsa2048_only)"
 
-python3 - "$openssl_before" "$openssl_after" "$warm_ns" "$cache_ns" "$raw_ns" <<'PY'
+python3 - "$openssl_before" "$openssl_after" $(estimates warm_jwks) $(estimates token_cache_hit) \
+    $(estimates aws_lc_rs_rsa2048_only) <<'PY'
 import sys
-before, after, warm, cache, raw = (float(x) for x in sys.argv[1:])
+before, after, warm, warm_med, cache, cache_med, raw, raw_med = (float(x) for x in sys.argv[1:])
 openssl = (before + after) / 2
-ours = 1e9 / warm
-ratio = ours / openssl
-print("== summary")
-print(f"openssl rsa2048 verify:        {openssl:10.0f} /s  ({1e6/openssl:.2f} us; before {before:.0f}, after {after:.0f})")
-print(f"aws-lc-rs RSA-2048 verify only: {1e9/raw:10.0f} /s  ({raw/1000:.2f} us)")
-print(f"jwt-verifier verify(), warm:    {ours:10.0f} /s  ({warm/1000:.2f} us)")
-print(f"ratio verify() / openssl:       {ratio:10.1%}  (target >= 65%: {'met' if ratio >= 0.65 else 'NOT met'})")
-print(f"ratio verify() / aws-lc-rs only: {raw / warm:10.1%}  (the JWT work on top of the RSA operation)")
-print(f"token-cache hit:                {cache:10.0f} ns  (target < 2000 ns: {'met' if cache < 2000 else 'NOT met'})")
+print("== summary (criterion mean; median in brackets)")
+print(f"openssl rsa2048 verify:          {openssl:8.0f} /s  ({1e6/openssl:.2f} us; before {before:.0f}/s, after {after:.0f}/s)")
+print(f"aws-lc-rs RSA-2048 verify only:  {1e9/raw:8.0f} /s  ({raw/1000:.2f} us) [{1e9/raw_med:.0f} /s]")
+print(f"jwt-verifier verify(), warm:     {1e9/warm:8.0f} /s  ({warm/1000:.2f} us) [{1e9/warm_med:.0f} /s]")
+ratio, ratio_med = 1e9 / warm / openssl, 1e9 / warm_med / openssl
+verdict = "met" if ratio >= 0.65 else "NOT met"
+print(f"ratio verify() / openssl:        {ratio:8.1%}  [{ratio_med:.1%}]  (target >= 65%: {verdict})")
+print(f"ratio verify() / aws-lc-rs only: {raw / warm:8.1%}  [{raw_med / warm_med:.1%}]  (JWT work on top of the RSA operation)")
+verdict = "met" if cache < 2000 else "NOT met"
+print(f"token-cache hit:                 {cache:8.0f} ns  [{cache_med:.0f} ns]  (target < 2000 ns: {verdict})")
 PY
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
