@@ -314,7 +314,11 @@ impl VerifierBuilder {
             let issuer = raw.trim_end_matches('/').to_owned();
             let url = reqwest::Url::parse(&format!("{issuer}/.well-known/jwks.json"))
                 .map_err(|_| BuildError::InvalidIssuer(raw.clone()))?;
-            if !matches!(url.scheme(), "http" | "https") || issuer.is_empty() {
+            let parsed = reqwest::Url::parse(&issuer).ok();
+            let plain = parsed.as_ref().is_some_and(|u| {
+                u.query().is_none() && u.fragment().is_none() && u.password().is_none()
+            });
+            if !matches!(url.scheme(), "http" | "https") || !plain {
                 return Err(BuildError::InvalidIssuer(raw));
             }
             if issuers.iter().all(|i: &IssuerKeys| i.issuer != issuer) {
@@ -384,6 +388,21 @@ mod tests {
                 .build(),
             Err(BuildError::InvalidIssuer(_))
         ));
+        for bad in [
+            "",
+            "not a url",
+            "https://i/p?x=1",
+            "https://i/p#f",
+            "https://u:pw@i/p",
+        ] {
+            assert!(
+                matches!(
+                    Verifier::builder().issuer(bad).client_id("c").build(),
+                    Err(BuildError::InvalidIssuer(_))
+                ),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             Verifier::builder()
                 .issuer("https://i/p")
