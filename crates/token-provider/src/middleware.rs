@@ -1,10 +1,14 @@
 //! [`BearerMiddleware`]: attaches the provider's token to requests for chosen hosts
 //! (feature `middleware`).
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
 use http::Extensions;
 use http::header::{AUTHORIZATION, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
+use tokio::time::Instant;
 
 use crate::error::TokenError;
 use crate::provider::TokenProvider;
@@ -19,6 +23,17 @@ use crate::token::AccessToken;
 ///   ([`TokenProvider::refresh_rejected`]: many requests refused with the same token make
 ///   one request) and the request is sent again, if it can be cloned (a streaming body
 ///   cannot). If no new token can be had, the original 401 is returned.
+/// - When the answer is 403 with a challenge carrying `error="insufficient_scope"` and a
+///   `scope="…"` naming a scope the token does not carry ([`AccessToken::scopes`]; unknown
+///   scopes count as not carried), the token is replaced the same way and the request sent
+///   again once, if it can be cloned: so a scope an operator just granted to the client
+///   (Cognito `UpdateUserPoolClient`) is picked up on the next refused call instead of at
+///   the next scheduled refresh. At most one such refresh happens per
+///   [`scope_refresh_interval`](Self::scope_refresh_interval) (default 60 s, shared by
+///   clones of the middleware), which bounds token requests from a client that really
+///   lacks the scope; within the interval the 403 is returned as is. If the new token
+///   still lacks the scope, its answer is returned. A 403 naming only scopes the token
+///   carries (the resource server's policy refuses, not the token) is returned as is.
 /// - If no token can be had at all, the request is not sent and the [`TokenError`] is
 ///   returned as a middleware error.
 ///
@@ -39,7 +54,13 @@ use crate::token::AccessToken;
 pub struct BearerMiddleware {
     provider: TokenProvider,
     hosts: Vec<Host>,
+    scope_refresh_interval: Duration,
+    /// When the last refresh caused by `insufficient_scope` started; shared by clones.
+    last_scope_refresh: Arc<Mutex<Option<Instant>>>,
 }
+
+/// Default of [`BearerMiddleware::scope_refresh_interval`].
+const DEFAULT_SCOPE_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Host {
@@ -58,7 +79,35 @@ impl BearerMiddleware {
     /// whose port does not parse matches nothing.
     pub fn new(provider: TokenProvider, hosts: impl IntoIterator<Item = String>) -> Self {
         let hosts = hosts.into_iter().filter_map(|h| parse_host(&h)).collect();
-        Self { provider, hosts }
+        Self {
+            provider,
+            hosts,
+            scope_refresh_interval: DEFAULT_SCOPE_REFRESH_INTERVAL,
+            last_scope_refresh: Arc::default(),
+        }
+    }
+
+    /// The least time between two token replacements caused by a 403
+    /// `error="insufficient_scope"` answer. Default 60 s; `Duration::ZERO` replaces the
+    /// token on every such answer.
+    pub fn scope_refresh_interval(mut self, interval: Duration) -> Self {
+        self.scope_refresh_interval = interval;
+        self
+    }
+
+    /// Claims the scope-refresh slot: true (and the slot is taken from now) unless a
+    /// scope-triggered refresh started less than the interval ago.
+    fn claim_scope_refresh(&self) -> bool {
+        let now = Instant::now();
+        let mut last = self
+            .last_scope_refresh
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|at| now.duration_since(at) < self.scope_refresh_interval) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// The provider tokens come from.
@@ -125,26 +174,100 @@ fn set_bearer(request: &mut Request, token: &AccessToken) -> Result<(), TokenErr
 
 /// Whether a `WWW-Authenticate` challenge says `error="invalid_token"` (RFC 6750 §3).
 fn invalid_token_challenge(headers: &HeaderMap) -> bool {
+    challenge_values(headers).any(has_invalid_token)
+}
+
+fn challenge_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(WWW_AUTHENTICATE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(has_invalid_token)
 }
 
-fn has_invalid_token(challenge: &str) -> bool {
-    split_outside_quotes(challenge).into_iter().any(|item| {
+fn has_invalid_token(value: &str) -> bool {
+    parse_challenges(value)
+        .iter()
+        .any(|challenge| challenge.param("error") == Some("invalid_token"))
+}
+
+/// The scopes named by `error="insufficient_scope"` challenges (RFC 6750 §3.1), in order.
+fn insufficient_scopes(headers: &HeaderMap) -> Vec<String> {
+    challenge_values(headers)
+        .flat_map(scopes_of_insufficient_scope)
+        .collect()
+}
+
+fn scopes_of_insufficient_scope(value: &str) -> Vec<String> {
+    parse_challenges(value)
+        .iter()
+        .filter(|challenge| challenge.param("error") == Some("insufficient_scope"))
+        .filter_map(|challenge| challenge.param("scope"))
+        .flat_map(|scopes| scopes.split_ascii_whitespace())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `token` is not known to carry `scope`.
+fn lacks_scope(token: &AccessToken, scope: &str) -> bool {
+    !token
+        .scopes()
+        .is_some_and(|scopes| scopes.iter().any(|s| s.as_str() == scope))
+}
+
+/// One challenge of a `WWW-Authenticate` value: its parameters, quotes removed.
+#[derive(Debug, Default)]
+struct Challenge<'a> {
+    params: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Challenge<'a> {
+    /// The value of parameter `name` (case-insensitive), the first if repeated.
+    fn param(&self, name: &str) -> Option<&'a str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+/// Splits a `WWW-Authenticate` value into challenges (RFC 9110 §11.6.1): an item that
+/// starts with an auth scheme (`Bearer error="…"`, or a bare `Basic`) opens a new one;
+/// `name=value` items belong to the challenge before them. Backslash escapes inside
+/// quoted values are kept as they are (the values read here never contain any).
+fn parse_challenges(value: &str) -> Vec<Challenge<'_>> {
+    let mut challenges: Vec<Challenge<'_>> = Vec::new();
+    for item in split_outside_quotes(value) {
         let item = item.trim();
-        // An item may start with the auth scheme: `Bearer error="invalid_token"`.
+        if item.is_empty() {
+            continue;
+        }
         let param = match item.split_once([' ', '\t']) {
-            Some((first, rest)) if !first.contains('=') => rest.trim(),
+            Some((first, rest)) if !first.contains('=') => {
+                challenges.push(Challenge::default());
+                rest.trim()
+            }
+            _ if !item.contains('=') => {
+                challenges.push(Challenge::default());
+                continue;
+            }
             _ => item,
         };
-        param.split_once('=').is_some_and(|(name, value)| {
-            name.trim().eq_ignore_ascii_case("error")
-                && value.trim().trim_matches('"') == "invalid_token"
-        })
-    })
+        let Some((name, value)) = param.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        if challenges.is_empty() {
+            challenges.push(Challenge::default());
+        }
+        if let Some(challenge) = challenges.last_mut() {
+            challenge.params.push((name.trim(), value));
+        }
+    }
+    challenges
 }
 
 fn split_outside_quotes(value: &str) -> Vec<&str> {
@@ -168,6 +291,44 @@ fn split_outside_quotes(value: &str) -> Vec<&str> {
     items
 }
 
+impl BearerMiddleware {
+    /// A 403: replaces the token and resends once if the answer names a scope `token`
+    /// lacks and no scope-triggered refresh happened within the interval.
+    async fn retry_insufficient_scope(
+        &self,
+        response: Response,
+        token: AccessToken,
+        retry: Option<Request>,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let needed = insufficient_scopes(response.headers());
+        if !needed.iter().any(|scope| lacks_scope(&token, scope)) {
+            return Ok(response);
+        }
+        if !self.claim_scope_refresh() {
+            tracing::debug!(
+                "scope missing from the token, but it was replaced for a missing scope less than the interval ago"
+            );
+            return Ok(response);
+        }
+        // Replaced even if the request cannot be resent: the next call gets the new token.
+        let fresh = match self.provider.refresh_rejected(&token).await {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                tracing::warn!(error = %error, "scope missing and no new token could be had");
+                return Ok(response);
+            }
+        };
+        let Some(mut retry) = retry else {
+            tracing::debug!("scope missing, but the request cannot be cloned to retry it");
+            return Ok(response);
+        };
+        set_bearer(&mut retry, &fresh).map_err(reqwest_middleware::Error::middleware)?;
+        next.run(retry, extensions).await
+    }
+}
+
 #[async_trait::async_trait]
 impl Middleware for BearerMiddleware {
     async fn handle(
@@ -187,6 +348,11 @@ impl Middleware for BearerMiddleware {
         let retry = request.try_clone();
         set_bearer(&mut request, &token).map_err(reqwest_middleware::Error::middleware)?;
         let response = next.clone().run(request, extensions).await?;
+        if response.status() == StatusCode::FORBIDDEN {
+            return self
+                .retry_insufficient_scope(response, token, retry, extensions, next)
+                .await;
+        }
         if response.status() != StatusCode::UNAUTHORIZED
             || !invalid_token_challenge(response.headers())
         {
@@ -246,10 +412,39 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn reads_insufficient_scope_challenges() {
+        assert_eq!(
+            scopes_of_insufficient_scope(
+                r#"Bearer error="insufficient_scope", scope="svc/a svc/b""#
+            ),
+            ["svc/a", "svc/b"]
+        );
+        assert_eq!(
+            scopes_of_insufficient_scope(
+                r#"Bearer realm="api", error_description="needs, more", scope=svc/a, error=insufficient_scope"#
+            ),
+            ["svc/a"]
+        );
+        // The scope of another challenge, or of another error, is not read.
+        assert!(
+            scopes_of_insufficient_scope(
+                r#"Bearer error="insufficient_scope", Basic realm="x", scope="svc/a""#
+            )
+            .is_empty()
+        );
+        assert!(
+            scopes_of_insufficient_scope(r#"Bearer error="invalid_token", scope="svc/a""#)
+                .is_empty()
+        );
+        assert!(scopes_of_insufficient_scope(r#"Bearer error="insufficient_scope""#).is_empty());
+    }
+
     proptest::proptest! {
         #[test]
         fn parsers_never_panic(raw in ".{0,64}") {
             let _ = has_invalid_token(&raw);
+            let _ = scopes_of_insufficient_scope(&raw);
             let _ = parse_host(&raw);
         }
     }

@@ -17,6 +17,16 @@ struct ResourceServer {
 }
 
 async fn spawn_resource_server(accepted: &'static str, challenge: &'static str) -> ResourceServer {
+    spawn_refusing_server(accepted, StatusCode::UNAUTHORIZED, challenge).await
+}
+
+/// Like [`spawn_resource_server`], refusing with `status`; an empty `challenge` sends no
+/// `WWW-Authenticate` header.
+async fn spawn_refusing_server(
+    accepted: &'static str,
+    status: StatusCode,
+    challenge: &'static str,
+) -> ResourceServer {
     let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
     let record = Arc::clone(&seen);
     let app = Router::new().route(
@@ -28,15 +38,17 @@ async fn spawn_resource_server(accepted: &'static str, challenge: &'static str) 
                     .get(header::AUTHORIZATION)
                     .map(|v| v.to_str().unwrap().to_owned());
                 record.lock().unwrap().push(auth.clone());
+                let mut headers = HeaderMap::new();
                 if auth.as_deref() == Some(&format!("Bearer {accepted}")) {
-                    (StatusCode::OK, [(header::WWW_AUTHENTICATE, "")], "ok")
-                } else {
-                    (
-                        StatusCode::UNAUTHORIZED,
-                        [(header::WWW_AUTHENTICATE, challenge)],
-                        "no",
-                    )
+                    return (StatusCode::OK, headers, "ok");
                 }
+                if !challenge.is_empty() {
+                    headers.insert(
+                        header::WWW_AUTHENTICATE,
+                        header::HeaderValue::from_static(challenge),
+                    );
+                }
+                (status, headers, "no")
             }
         }),
     );
@@ -206,4 +218,133 @@ async fn no_token_means_the_request_is_not_sent() {
     assert!(error.is_middleware());
     assert!(error.to_string().contains("invalid_client"), "{error}");
     assert!(server.seen.lock().unwrap().is_empty());
+}
+
+const INSUFFICIENT_SCOPE: &str = r#"Bearer error="insufficient_scope", error_description="The token lacks a scope", scope="user-schedule-service/schedule.update""#;
+
+/// Lets `by` of Tokio time pass at once. Pausing only here keeps the loopback I/O of the
+/// rest of the test from auto-advancing the clock.
+async fn jump(by: std::time::Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
+#[tokio::test]
+async fn missing_scope_replaces_the_token_at_most_once_per_interval() {
+    let server = spawn_refusing_server("never", StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE).await;
+    // `token-<n>` is opaque: its scopes are unknown, so it counts as lacking the scope.
+    let endpoint = MockEndpoint::new(Reply::Token { expires_in: 3600 });
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(
+            BearerMiddleware::new(provider(&endpoint), [server.addr.clone()])
+                .scope_refresh_interval(secs(30)),
+        )
+        .build();
+    let url = format!("http://{}/protected", server.addr);
+    let bearer = |n: u32| Some(format!("Bearer token-{n}"));
+
+    // One refresh, one retry with the new token; the retry's answer is returned.
+    let response = client.post(&url).body("payload").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(endpoint.count(), 2);
+    assert_eq!(*server.seen.lock().unwrap(), [bearer(1), bearer(2)]);
+
+    // Refused again within the interval: no token request, no retry.
+    jump(secs(29)).await;
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(endpoint.count(), 2);
+    assert_eq!(
+        *server.seen.lock().unwrap(),
+        [bearer(1), bearer(2), bearer(2)]
+    );
+
+    // Once the interval has passed, the next refusal replaces the token again.
+    jump(secs(1)).await;
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(endpoint.count(), 3);
+    assert_eq!(
+        *server.seen.lock().unwrap(),
+        [bearer(1), bearer(2), bearer(2), bearer(2), bearer(3)]
+    );
+}
+
+#[tokio::test]
+async fn missing_scope_limit_is_shared_by_clones() {
+    let server = spawn_refusing_server("never", StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE).await;
+    let endpoint = MockEndpoint::new(Reply::Token { expires_in: 3600 });
+    let middleware = BearerMiddleware::new(provider(&endpoint), [server.addr.clone()]);
+    let url = format!("http://{}/protected", server.addr);
+    for middleware in [middleware.clone(), middleware] {
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(middleware)
+            .build();
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(endpoint.count(), 2);
+    assert_eq!(server.seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn granted_scope_is_used_by_the_retry() {
+    // The resource server accepts only the second token, as if the scope had been
+    // granted in between.
+    let server = spawn_refusing_server("token-2", StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE).await;
+    let endpoint = MockEndpoint::new(Reply::Token { expires_in: 3600 });
+    let provider = provider(&endpoint);
+    provider.token().await.unwrap();
+    let client = client(provider, [server.addr.clone()]);
+    let response = client
+        .get(format!("http://{}/protected", server.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(endpoint.count(), 2);
+}
+
+#[tokio::test]
+async fn missing_scope_the_token_carries_is_not_retried() {
+    let server = spawn_refusing_server("never", StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE).await;
+    let endpoint = MockEndpoint::new(Reply::Json(
+        200,
+        r#"{"access_token":"token-s","expires_in":3600,"token_type":"Bearer","scope":"user-schedule-service/schedule.read user-schedule-service/schedule.update"}"#,
+    ));
+    let client = client(provider(&endpoint), [server.addr.clone()]);
+    let response = client
+        .get(format!("http://{}/protected", server.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(endpoint.count(), 1);
+    assert_eq!(
+        *server.seen.lock().unwrap(),
+        [Some("Bearer token-s".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn other_403s_are_not_retried() {
+    for challenge in [
+        "",
+        r#"Bearer realm="api""#,
+        r#"Bearer error="insufficient_scope""#,
+        r#"Bearer error="invalid_token", scope="user-schedule-service/schedule.update""#,
+    ] {
+        let server = spawn_refusing_server("never", StatusCode::FORBIDDEN, challenge).await;
+        let endpoint = MockEndpoint::new(Reply::Token { expires_in: 3600 });
+        let client = client(provider(&endpoint), [server.addr.clone()]);
+        let response = client
+            .get(format!("http://{}/protected", server.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{challenge}");
+        assert_eq!(server.seen.lock().unwrap().len(), 1, "{challenge}");
+        assert_eq!(endpoint.count(), 1, "{challenge}");
+    }
 }
