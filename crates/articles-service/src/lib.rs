@@ -126,6 +126,10 @@ pub struct Config {
     pub publication_length: Duration,
     /// Largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// When user-schedule-service answers 403 `insufficient_scope` for a scope the token
+    /// lacks, the token is replaced and the call retried, at most once per this interval
+    /// (so a scope just granted is used by the next call). Default 60 s.
+    pub scope_refresh_interval: Duration,
 }
 
 impl Config {
@@ -140,6 +144,7 @@ impl Config {
             schedule_lookahead: Duration::from_secs(14 * 24 * 3600),
             publication_length: Duration::from_secs(30 * 60),
             max_body_bytes: 1024 * 1024,
+            scope_refresh_interval: Duration::from_secs(60),
         }
     }
 }
@@ -155,6 +160,7 @@ impl fmt::Debug for Config {
             .field("schedule_lookahead", &self.schedule_lookahead)
             .field("publication_length", &self.publication_length)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("scope_refresh_interval", &self.scope_refresh_interval)
             .finish()
     }
 }
@@ -187,7 +193,8 @@ impl AppState {
     /// the schedule calls go through a reqwest-middleware client whose
     /// [`BearerMiddleware`](token_provider::BearerMiddleware) attaches them to requests for
     /// the host of [`Config::schedules_url`] only (and replaces a token the upstream
-    /// refuses as `invalid_token`, once).
+    /// refuses as `invalid_token`, once, and one that lacks a scope the upstream asks
+    /// for, at most once per [`Config::scope_refresh_interval`]).
     ///
     /// Fails if `schedules_url` is not an absolute `http(s)` URL or the HTTP client cannot
     /// be built.
@@ -204,10 +211,10 @@ impl AppState {
             None => host.to_owned(),
         };
         let http = reqwest_middleware::ClientBuilder::new(http_client(&config)?)
-            .with(token_provider::BearerMiddleware::new(
-                tokens.clone(),
-                [host],
-            ))
+            .with(
+                token_provider::BearerMiddleware::new(tokens.clone(), [host])
+                    .scope_refresh_interval(config.scope_refresh_interval),
+            )
             .build();
         Self::from_parts(config, store, http, Arc::new(tokens), clock)
     }

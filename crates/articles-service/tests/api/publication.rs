@@ -1,6 +1,8 @@
 //! The scenario of the stack: read with `schedule.read`, refused without
 //! `schedule.update`, granted, booked once; and the token cache under load.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -75,7 +77,8 @@ async fn read_refused_granted_booked_once() {
     assert_eq!(stack.get_article(id).await, created);
     assert_eq!(stack.events_of("alice").await.len(), 2);
 
-    // The operator grants schedule.update; the next token carries it.
+    // The operator grants schedule.update; the next token carries it (here fetched at
+    // once; see below for the refusal itself replacing the token).
     stack.grant_update().await;
     let refreshed = stack.tokens.refresh().await.unwrap();
     assert!(
@@ -117,6 +120,41 @@ async fn read_refused_granted_booked_once() {
         .map(|e| e["title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["Publish: Spring launch", "Dentist"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granted_scope_is_used_by_the_next_call_without_a_restart() {
+    // No interval between scope-triggered refreshes, so the refusal before the grant
+    // does not hold back the one after it (the default minute would, in a fast test).
+    let stack = Stack::spawn_with(|config| config.scope_refresh_interval = Duration::ZERO).await;
+    let created = stack.create_article(article()).await;
+    let id = created["id"].as_str().unwrap();
+
+    // Refused: the token is replaced once (the new one still lacks the scope).
+    let (status, problem) = stack.publish(id).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem:#}");
+    assert_eq!(problem["missing_scope"], UPDATE);
+    assert_eq!(stack.tokens.stats().requests, 2);
+
+    // The operator grants schedule.update; nobody touches the token provider.
+    stack.grant_update().await;
+    let (status, booked) = stack.publish(id).await;
+    assert_eq!(status, StatusCode::CREATED, "{booked:#}");
+    assert_eq!(booked["status"], "scheduled");
+    assert_eq!(stack.tokens.stats().requests, 3);
+    let current = stack.tokens.cached().unwrap();
+    assert!(
+        current
+            .scopes()
+            .is_some_and(|s| s.iter().any(|s| s.as_str() == UPDATE)),
+        "{:?}",
+        current.scopes()
+    );
+
+    // The new token is kept: the next calls make no token request.
+    let (status, _) = stack.publish(id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stack.tokens.stats().requests, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
