@@ -353,8 +353,7 @@ curl -s -i -X POST {articles}/articles/$ARTICLE/publication
 
 # 6. Grant schedule.update: add "{rs}/schedule.update" to allowed_oauth_scopes in
 #    stack.toml, then Ctrl-C and `s2s up` again: the client is updated in place (same id,
-#    same secret) and articles-service starts with a token that carries the new scope.
-#    Step 5 then answers 201. On a running server, apply the change with
+#    same secret). Step 5 then answers 201. Or, without a restart, apply the change with
 {s2s} provision --stack stack.toml --endpoint-url {auth} --out {outputs_path}
 #    or with the AWS CLI (UpdateUserPoolClient replaces the whole configuration):
 #    aws cognito-idp update-user-pool-client --endpoint-url {auth} --region {region} \
@@ -362,8 +361,9 @@ curl -s -i -X POST {articles}/articles/$ARTICLE/publication
 #      --allowed-o-auth-flows client_credentials --supported-identity-providers COGNITO \
 #      --allowed-o-auth-scopes {rs}/schedule.read {rs}/schedule.update \
 #      --access-token-validity {validity} --token-validity-units AccessToken={units}
-#    Either way articles-service keeps its cached token until it nears expiry ({validity} {units});
-#    a restart of `s2s up` re-applies stack.toml, so a grant made only with the CLI is undone.
+#    Either way the next publication call picks up the new scope: articles-service replaces
+#    its token when user-schedule-service says a scope is missing, at most once a minute.
+#    A restart of `s2s up` re-applies stack.toml, so a grant made only with the CLI is undone.
 "#,
             auth = self.auth_url,
             issuer = o.issuer,
