@@ -573,18 +573,9 @@ async fn ensure_app_client(
             ids.join(", ")
         ),
     };
-    let described = client
-        .describe_user_pool_client()
-        .user_pool_id(pool_id)
-        .client_id(&client_id)
-        .send()
+    let existing = describe_app_client(client, pool_id, &client_id)
         .await
-        .map_err(sdk_error)
         .context("cannot describe the app client")?;
-    let existing = described
-        .user_pool_client()
-        .cloned()
-        .context("the described app client is missing from the answer")?;
     if client_matches(&existing, want) {
         return Ok((existing, Outcome::Unchanged));
     }
@@ -606,19 +597,27 @@ async fn ensure_app_client(
         .map_err(sdk_error)
         .context("cannot update the app client")?;
     // The update answer may omit the secret; describe again to read it.
-    let described = client
+    let app = describe_app_client(client, pool_id, &client_id)
+        .await
+        .context("cannot describe the updated app client")?;
+    Ok((app, Outcome::Updated))
+}
+
+async fn describe_app_client(
+    client: &cognito::Client,
+    pool_id: &str,
+    client_id: &str,
+) -> anyhow::Result<UserPoolClientType> {
+    client
         .describe_user_pool_client()
         .user_pool_id(pool_id)
-        .client_id(&client_id)
+        .client_id(client_id)
         .send()
         .await
-        .map_err(sdk_error)
-        .context("cannot describe the updated app client")?;
-    let app = described
+        .map_err(sdk_error)?
         .user_pool_client()
         .cloned()
-        .context("the described app client is missing from the answer")?;
-    Ok((app, Outcome::Updated))
+        .context("the described app client is missing from the answer")
 }
 
 /// Writes the outputs as pretty JSON, creating the directory.
