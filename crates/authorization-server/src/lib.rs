@@ -64,6 +64,7 @@ use tower_http::trace::TraceLayer;
 mod admin;
 mod discovery;
 mod error;
+mod grants;
 mod ids;
 mod jwks;
 mod keys;
@@ -140,7 +141,8 @@ pub struct AdminCredentials {
     pub secret_access_key: oauth_proto::ClientSecret,
 }
 
-/// What every handler shares: configuration, store, clock and the parsed-key cache.
+/// What every handler shares: configuration, store, clock, the parsed-key cache and the
+/// token endpoint's per-client cache.
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -152,6 +154,7 @@ struct Inner {
     store: Arc<dyn store::Store>,
     clock: Arc<dyn Clock>,
     keys: keys::KeyCache,
+    grants: grants::GrantCache,
 }
 
 impl AppState {
@@ -163,6 +166,7 @@ impl AppState {
                 store,
                 clock,
                 keys: keys::KeyCache::default(),
+                grants: grants::GrantCache::default(),
             }),
         }
     }
@@ -185,6 +189,10 @@ impl AppState {
         &self.inner.keys
     }
 
+    pub(crate) fn grants(&self) -> &grants::GrantCache {
+        &self.inner.grants
+    }
+
     /// Now, in Unix milliseconds.
     pub(crate) fn now_ms(&self) -> i64 {
         let now = self.clock().now();
@@ -202,6 +210,7 @@ impl AppState {
         }
         let key = keys::generate_blocking(pool_id.to_owned(), self.now_ms()).await?;
         self.store().add_signing_key(&key).await?;
+        self.grants().invalidate();
         Ok(Some(key.kid))
     }
 }

@@ -279,12 +279,13 @@ async fn issue(
         }
     }
     let (client_id, secret, basic) = credentials(headers, &pairs)?;
-    let context = match ClientId::parse(&client_id) {
-        Ok(_) => state.store().token_context(&client_id).await?,
+    let grant = match ClientId::parse(&client_id) {
+        Ok(_) => crate::grants::grant(state, &client_id).await?,
         Err(_) => None,
     };
-    let authenticated = match &context {
-        Some(context) => context
+    let authenticated = match &grant {
+        Some(grant) => grant
+            .context
             .client
             .secret
             .as_ref()
@@ -294,12 +295,13 @@ async fn issue(
             false
         }
     };
-    let Some(context) = context.filter(|_| authenticated) else {
+    let Some(grant) = grant.filter(|_| authenticated) else {
         return Err(Refusal::client(
             basic,
             "unknown client or wrong client secret",
         ));
     };
+    let context = &grant.context;
     let client = &context.client;
     if !client.settings.allows_client_credentials() {
         return Err(Refusal::new(
@@ -343,10 +345,9 @@ async fn issue(
             requested.iter().cloned().collect()
         }
     };
-    let active = active_scopes(state, &client.pool_id).await?;
     let granted: Scopes = wanted
         .into_iter()
-        .filter(|s| active.contains(s.as_str()))
+        .filter(|s| grant.active_scopes.contains(s.as_str()))
         .collect();
     if granted.is_empty() {
         return Err(Refusal::new(
@@ -355,7 +356,9 @@ async fn issue(
         ));
     }
 
-    let key = signing_key(state, &client.pool_id, context.signing_kid.as_deref()).await?;
+    let key = grant.signing_key.as_ref().ok_or_else(|| {
+        StoreError::Internal(format!("user pool {} has no signing key", client.pool_id))
+    })?;
     let now = state.clock().unix_seconds();
     let lifetime = client.settings.access_token_seconds();
     let claims = AccessTokenClaims {
@@ -376,41 +379,4 @@ async fn issue(
         expires_in: lifetime,
         token_type: TokenType::Bearer,
     })
-}
-
-/// The pool's newest key, parsed once and then served from the cache.
-async fn signing_key(
-    state: &AppState,
-    pool_id: &str,
-    kid: Option<&str>,
-) -> Result<std::sync::Arc<crate::keys::SigningKey>, StoreError> {
-    let missing = || StoreError::Internal(format!("user pool {pool_id} has no signing key"));
-    let kid = kid.ok_or_else(missing)?;
-    if let Some(key) = state.keys().cached(kid) {
-        return Ok(key);
-    }
-    let record = state
-        .store()
-        .signing_keys(pool_id)
-        .await?
-        .into_iter()
-        .find(|k| k.kid == kid)
-        .ok_or_else(missing)?;
-    state.keys().get(&record)
-}
-
-/// The pool's existing `<identifier>/<scope-name>` scopes.
-async fn active_scopes(state: &AppState, pool_id: &str) -> Result<HashSet<String>, StoreError> {
-    let servers = state
-        .store()
-        .list_resource_servers(pool_id, None, 10_000)
-        .await?;
-    Ok(servers
-        .iter()
-        .flat_map(|s| {
-            s.scopes
-                .iter()
-                .map(move |scope| format!("{}/{}", s.identifier, scope.scope_name))
-        })
-        .collect())
 }

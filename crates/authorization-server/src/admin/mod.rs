@@ -175,6 +175,15 @@ pub(crate) async fn dispatch(
     operation: &str,
     body: &[u8],
 ) -> Result<Value, AdminError> {
+    let result = run(state, operation, body).await;
+    // Any write may change what the token endpoint grants; a refused write costs one reload.
+    if !(operation.starts_with("Describe") || operation.starts_with("List")) {
+        state.grants().invalidate();
+    }
+    result
+}
+
+async fn run(state: &AppState, operation: &str, body: &[u8]) -> Result<Value, AdminError> {
     match operation {
         "CreateUserPool" => pools::create(state, body).await,
         "DescribeUserPool" => pools::describe(state, body).await,

@@ -1,8 +1,12 @@
 //! The token endpoint, each issued token verified with `jsonwebtoken` against the JWKS.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_proto::time::{Clock, ManualClock, SystemClock};
 use serde_json::{Value, json};
 
-use crate::helpers::{READ, Stack, TestApp, UPDATE, create_stack, verify_token};
+use crate::helpers::{Options, READ, Stack, TestApp, UPDATE, create_stack, verify_token};
 
 async fn error_of(response: reqwest::Response) -> (u16, String, reqwest::header::HeaderMap) {
     let status = response.status().as_u16();
@@ -296,9 +300,17 @@ async fn malformed_requests_are_invalid_request() {
 }
 
 #[tokio::test]
-async fn deleted_scopes_are_left_out() {
+async fn deleted_scopes_are_left_out_from_the_next_token() {
     let app = TestApp::spawn().await;
     let s = stack(&app).await;
+    let request = || {
+        app.token_request(
+            &[("grant_type", "client_credentials")],
+            Some((&s.client_id, &s.client_secret)),
+        )
+    };
+    let (token, _) = token_of(request().await).await;
+    verify_token(&app, &s.pool_id, &token, &s.client_id, &[READ, UPDATE], 3600).await;
     app.admin(
         "UpdateResourceServer",
         json!({
@@ -309,14 +321,42 @@ async fn deleted_scopes_are_left_out() {
         }),
     )
     .await;
-    let response = app
-        .token_request(
+    let (token, _) = token_of(request().await).await;
+    verify_token(&app, &s.pool_id, &token, &s.client_id, &[READ], 3600).await;
+}
+
+/// Each server keeps what it knows of a client for at most a second, so a change made
+/// through another replica over the same database takes effect within that time.
+#[tokio::test]
+async fn a_change_through_another_replica_takes_effect_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let clock = ManualClock::new(SystemClock.now());
+    let options = || Options {
+        database_url: database_url.clone(),
+        clock: Arc::new(clock.clone()),
+        ..Options::default()
+    };
+    let first = TestApp::spawn_with(options()).await;
+    let second = TestApp::spawn_with(options()).await;
+    let s = stack(&first).await;
+    let request = || {
+        first.token_request(
             &[("grant_type", "client_credentials")],
             Some((&s.client_id, &s.client_secret)),
         )
+    };
+    token_of(request().await).await;
+
+    second
+        .admin(
+            "DeleteUserPoolClient",
+            json!({"UserPoolId": s.pool_id, "ClientId": s.client_id}),
+        )
         .await;
-    let (token, _) = token_of(response).await;
-    verify_token(&app, &s.pool_id, &token, &s.client_id, &[READ], 3600).await;
+    clock.advance(Duration::from_secs(1));
+    let (status, error, _) = error_of(request().await).await;
+    assert_eq!((status, error.as_str()), (401, "invalid_client"));
 }
 
 #[tokio::test]
