@@ -310,7 +310,15 @@ async fn deleted_scopes_are_left_out_from_the_next_token() {
         )
     };
     let (token, _) = token_of(request().await).await;
-    verify_token(&app, &s.pool_id, &token, &s.client_id, &[READ, UPDATE], 3600).await;
+    verify_token(
+        &app,
+        &s.pool_id,
+        &token,
+        &s.client_id,
+        &[READ, UPDATE],
+        3600,
+    )
+    .await;
     app.admin(
         "UpdateResourceServer",
         json!({
