@@ -61,8 +61,8 @@
 //!
 //! # Metrics
 //!
-//! Through the `metrics` facade: `http_requests_total{route,method,status}`,
-//! `http_request_duration_seconds{route}`, `upstream_requests_total{status}` (an HTTP
+//! Through the `metrics` facade: `http_requests_total{service,route,method,status}`,
+//! `http_request_duration_seconds{service,route}` (`service="articles-service"`), `upstream_requests_total{status}` (an HTTP
 //! status, or `timeout`, `unreachable`, `error`). `/metrics` renders
 //! [`Config::metrics`] and adds `articles_service_token_requests_total`, the requests this
 //! service's provider made to the token endpoint.

@@ -299,6 +299,9 @@ async fn bench_caller(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// The `service` label of the HTTP metrics: `s2s up` runs every service behind one recorder.
+const SERVICE: &str = "user-schedule-service";
+
 /// Counts requests by route, method and status, times them by route, and counts RFC 6750
 /// refusals by their `error` code.
 async fn track_metrics(request: Request, next: Next) -> Response {
@@ -318,17 +321,18 @@ async fn track_metrics(request: Request, next: Next) -> Response {
         let reason = challenge_error(challenge)
             .unwrap_or("missing_token")
             .to_owned();
-        metrics::counter!("http_auth_refusals_total", "route" => route.clone(), "reason" => reason)
+        metrics::counter!("http_auth_refusals_total", "service" => SERVICE, "route" => route.clone(), "reason" => reason)
             .increment(1);
     }
     metrics::counter!(
         "http_requests_total",
+        "service" => SERVICE,
         "route" => route.clone(),
         "method" => method,
         "status" => status.as_u16().to_string()
     )
     .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route)
+    metrics::histogram!("http_request_duration_seconds", "service" => SERVICE, "route" => route)
         .record(start.elapsed().as_secs_f64());
     response
 }

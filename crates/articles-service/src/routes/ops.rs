@@ -108,8 +108,11 @@ pub(crate) async fn get_openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi::ApiDoc::openapi())
 }
 
-/// Counts and times every routed request, labelled with the route template (never the raw
-/// path, which would make one series per article).
+/// Counts and times every routed request, labelled with the service (`s2s up` runs several
+/// services behind one recorder) and the route template (never the raw path, which would
+/// make one series per article).
+const SERVICE: &str = "articles-service";
+
 pub(crate) async fn track_metrics(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -119,9 +122,9 @@ pub(crate) async fn track_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+    metrics::counter!("http_requests_total", "service" => SERVICE, "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route)
+    metrics::histogram!("http_request_duration_seconds", "service" => SERVICE, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
 }

@@ -99,6 +99,7 @@ async fn metrics_count_requests_by_route_and_status() {
     let text = metrics.text;
     assert!(
         text.lines().any(|l| l.starts_with("http_requests_total")
+            && l.contains("service=\"user-schedule-service\"")
             && l.contains("route=\"/users/{user_id}/schedule\"")
             && l.contains("method=\"GET\"")
             && l.contains("status=\"404\"")),
