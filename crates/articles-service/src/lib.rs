@@ -127,9 +127,13 @@ pub struct Config {
     /// Largest request body accepted, in bytes. Default 1 MiB.
     pub max_body_bytes: usize,
     /// When user-schedule-service answers 403 `insufficient_scope` for a scope the token
-    /// lacks, the token is replaced and the call retried, at most once per this interval
-    /// (so a scope just granted is used by the next call). Default 60 s.
-    pub scope_refresh_interval: Duration,
+    /// lacks, the token is replaced and the call retried, so a scope just granted is used by
+    /// the next call. After a replacement that did not bring the scope, the next one waits
+    /// this long, then twice as long each time up to
+    /// [`scope_refresh_max_wait`](Self::scope_refresh_max_wait). Default 5 s.
+    pub scope_refresh_first_wait: Duration,
+    /// The longest wait between two such replacements. Default 60 s.
+    pub scope_refresh_max_wait: Duration,
 }
 
 impl Config {
@@ -144,7 +148,8 @@ impl Config {
             schedule_lookahead: Duration::from_secs(14 * 24 * 3600),
             publication_length: Duration::from_secs(30 * 60),
             max_body_bytes: 1024 * 1024,
-            scope_refresh_interval: Duration::from_secs(60),
+            scope_refresh_first_wait: Duration::from_secs(5),
+            scope_refresh_max_wait: Duration::from_secs(60),
         }
     }
 }
@@ -160,7 +165,8 @@ impl fmt::Debug for Config {
             .field("schedule_lookahead", &self.schedule_lookahead)
             .field("publication_length", &self.publication_length)
             .field("max_body_bytes", &self.max_body_bytes)
-            .field("scope_refresh_interval", &self.scope_refresh_interval)
+            .field("scope_refresh_first_wait", &self.scope_refresh_first_wait)
+            .field("scope_refresh_max_wait", &self.scope_refresh_max_wait)
             .finish()
     }
 }
@@ -194,7 +200,7 @@ impl AppState {
     /// [`BearerMiddleware`](token_provider::BearerMiddleware) attaches them to requests for
     /// the host of [`Config::schedules_url`] only (and replaces a token the upstream
     /// refuses as `invalid_token`, once, and one that lacks a scope the upstream asks
-    /// for, at most once per [`Config::scope_refresh_interval`]).
+    /// for, backing off per [`Config::scope_refresh_first_wait`] while that does not help).
     ///
     /// Fails if `schedules_url` is not an absolute `http(s)` URL or the HTTP client cannot
     /// be built.
@@ -213,7 +219,10 @@ impl AppState {
         let http = reqwest_middleware::ClientBuilder::new(http_client(&config)?)
             .with(
                 token_provider::BearerMiddleware::new(tokens.clone(), [host])
-                    .scope_refresh_interval(config.scope_refresh_interval),
+                    .scope_refresh_backoff(
+                        config.scope_refresh_first_wait,
+                        config.scope_refresh_max_wait,
+                    ),
             )
             .build();
         Self::from_parts(config, store, http, Arc::new(tokens), clock)

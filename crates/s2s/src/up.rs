@@ -362,7 +362,8 @@ curl -s -i -X POST {articles}/articles/$ARTICLE/publication
 #      --allowed-o-auth-scopes {rs}/schedule.read {rs}/schedule.update \
 #      --access-token-validity {validity} --token-validity-units AccessToken={units}
 #    Either way the next publication call picks up the new scope: articles-service replaces
-#    its token when user-schedule-service says a scope is missing, at most once a minute.
+#    its token when user-schedule-service says a scope is missing (right after a refusal
+#    it waits a few seconds before asking again: if step 5 still answers 502, call again).
 #    A restart of `s2s up` re-applies stack.toml, so a grant made only with the CLI is undone.
 "#,
             auth = self.auth_url,

@@ -28,12 +28,15 @@ use crate::token::AccessToken;
 ///   scopes count as not carried), the token is replaced the same way and the request sent
 ///   again once, if it can be cloned: so a scope an operator just granted to the client
 ///   (Cognito `UpdateUserPoolClient`) is picked up on the next refused call instead of at
-///   the next scheduled refresh. At most one such refresh happens per
-///   [`scope_refresh_interval`](Self::scope_refresh_interval) (default 60 s, shared by
-///   clones of the middleware), which bounds token requests from a client that really
-///   lacks the scope; within the interval the 403 is returned as is. If the new token
-///   still lacks the scope, its answer is returned. A 403 naming only scopes the token
-///   carries (the resource server's policy refuses, not the token) is returned as is.
+///   the next scheduled refresh. Such refreshes back off while they do not help: after
+///   one whose token still lacks the scope, the next waits 5 s, then twice as long after
+///   each further one, up to 60 s ([`scope_refresh_backoff`](Self::scope_refresh_backoff),
+///   shared by clones of the middleware); a refresh that brings the scope starts over. So
+///   a grant made a few seconds after a refusal is picked up by the next call, and a
+///   client that really lacks the scope makes at most one token request a minute for it.
+///   While waiting, the 403 is returned as is. If the new token still lacks the scope,
+///   its answer is returned. A 403 naming only scopes the token carries (the resource
+///   server's policy refuses, not the token) is returned as is.
 /// - If no token can be had at all, the request is not sent and the [`TokenError`] is
 ///   returned as a middleware error.
 ///
@@ -54,13 +57,56 @@ use crate::token::AccessToken;
 pub struct BearerMiddleware {
     provider: TokenProvider,
     hosts: Vec<Host>,
-    scope_refresh_interval: Duration,
-    /// When the last refresh caused by `insufficient_scope` started; shared by clones.
-    last_scope_refresh: Arc<Mutex<Option<Instant>>>,
+    /// Refreshes caused by `insufficient_scope`; shared by clones.
+    scope_refresh: Arc<Mutex<ScopeRefreshBackoff>>,
 }
 
-/// Default of [`BearerMiddleware::scope_refresh_interval`].
-const DEFAULT_SCOPE_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// Defaults of [`BearerMiddleware::scope_refresh_backoff`].
+const DEFAULT_SCOPE_REFRESH_FIRST_WAIT: Duration = Duration::from_secs(5);
+const DEFAULT_SCOPE_REFRESH_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// When a token may be replaced because a resource server said a scope is missing.
+#[derive(Debug)]
+struct ScopeRefreshBackoff {
+    first_wait: Duration,
+    max_wait: Duration,
+    /// When the last such refresh started.
+    last: Option<Instant>,
+    /// How long after `last` the next may start: zero until a refresh does not help.
+    wait: Duration,
+}
+
+impl ScopeRefreshBackoff {
+    fn new(first_wait: Duration, max_wait: Duration) -> Self {
+        Self {
+            first_wait,
+            max_wait: max_wait.max(first_wait),
+            last: None,
+            wait: Duration::ZERO,
+        }
+    }
+
+    /// Takes the refresh slot at `now`, unless the wait since the last refresh is not over.
+    fn claim(&mut self, now: Instant) -> bool {
+        if self
+            .last
+            .is_some_and(|at| now.saturating_duration_since(at) < self.wait)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+
+    /// What the refresh brought: the scope (start over) or not (wait longer next time).
+    fn record(&mut self, helped: bool) {
+        self.wait = if helped {
+            Duration::ZERO
+        } else {
+            (self.wait * 2).clamp(self.first_wait, self.max_wait)
+        };
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Host {
@@ -82,32 +128,26 @@ impl BearerMiddleware {
         Self {
             provider,
             hosts,
-            scope_refresh_interval: DEFAULT_SCOPE_REFRESH_INTERVAL,
-            last_scope_refresh: Arc::default(),
+            scope_refresh: Arc::new(Mutex::new(ScopeRefreshBackoff::new(
+                DEFAULT_SCOPE_REFRESH_FIRST_WAIT,
+                DEFAULT_SCOPE_REFRESH_MAX_WAIT,
+            ))),
         }
     }
 
-    /// The least time between two token replacements caused by a 403
-    /// `error="insufficient_scope"` answer. Default 60 s; `Duration::ZERO` replaces the
-    /// token on every such answer.
-    pub fn scope_refresh_interval(mut self, interval: Duration) -> Self {
-        self.scope_refresh_interval = interval;
+    /// How token replacements caused by a 403 `error="insufficient_scope"` answer back off
+    /// while they do not bring the scope: the first wait after an unhelpful one, doubled
+    /// each time up to `max_wait`. Defaults 5 s and 60 s; `Duration::ZERO` for both
+    /// replaces the token on every such answer.
+    pub fn scope_refresh_backoff(mut self, first_wait: Duration, max_wait: Duration) -> Self {
+        self.scope_refresh = Arc::new(Mutex::new(ScopeRefreshBackoff::new(first_wait, max_wait)));
         self
     }
 
-    /// Claims the scope-refresh slot: true (and the slot is taken from now) unless a
-    /// scope-triggered refresh started less than the interval ago.
-    fn claim_scope_refresh(&self) -> bool {
-        let now = Instant::now();
-        let mut last = self
-            .last_scope_refresh
+    fn scope_refresh(&self) -> std::sync::MutexGuard<'_, ScopeRefreshBackoff> {
+        self.scope_refresh
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if last.is_some_and(|at| now.duration_since(at) < self.scope_refresh_interval) {
-            return false;
-        }
-        *last = Some(now);
-        true
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The provider tokens come from.
@@ -306,9 +346,9 @@ impl BearerMiddleware {
         if !needed.iter().any(|scope| lacks_scope(&token, scope)) {
             return Ok(response);
         }
-        if !self.claim_scope_refresh() {
+        if !self.scope_refresh().claim(Instant::now()) {
             tracing::debug!(
-                "scope missing from the token, but it was replaced for a missing scope less than the interval ago"
+                "scope missing from the token, but it was replaced for a missing scope too recently"
             );
             return Ok(response);
         }
@@ -316,10 +356,19 @@ impl BearerMiddleware {
         let fresh = match self.provider.refresh_rejected(&token).await {
             Ok(fresh) => fresh,
             Err(error) => {
+                self.scope_refresh().record(false);
                 tracing::warn!(error = %error, "scope missing and no new token could be had");
                 return Ok(response);
             }
         };
+        let helped = !needed.iter().any(|scope| lacks_scope(&fresh, scope));
+        self.scope_refresh().record(helped);
+        if !helped {
+            tracing::info!(
+                scopes = %needed.join(" "),
+                "the new token still lacks the scope the resource server asked for: grant it to the client"
+            );
+        }
         let Some(mut retry) = retry else {
             tracing::debug!("scope missing, but the request cannot be cloned to retry it");
             return Ok(response);
@@ -377,6 +426,38 @@ impl Middleware for BearerMiddleware {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scope_refreshes_back_off_until_one_helps() {
+        let secs = Duration::from_secs;
+        let start = Instant::now();
+        let mut backoff = ScopeRefreshBackoff::new(secs(5), secs(60));
+        assert!(backoff.claim(start));
+        // Each unhelpful refresh doubles the wait: 5, 10, 20, 40, then 60 s at most.
+        let mut at = start;
+        for wait in [5, 10, 20, 40, 60, 60] {
+            backoff.record(false);
+            assert!(!backoff.claim(at + secs(wait - 1)), "wait {wait}");
+            at += secs(wait);
+            assert!(backoff.claim(at), "wait {wait}");
+        }
+        // A refresh that brings the scope starts over: the next refusal refreshes at once.
+        backoff.record(true);
+        assert!(backoff.claim(at));
+        backoff.record(false);
+        assert!(!backoff.claim(at + secs(4)));
+        assert!(backoff.claim(at + secs(5)));
+    }
+
+    #[test]
+    fn zero_waits_refresh_every_time() {
+        let now = Instant::now();
+        let mut backoff = ScopeRefreshBackoff::new(Duration::ZERO, Duration::ZERO);
+        for _ in 0..3 {
+            assert!(backoff.claim(now));
+            backoff.record(false);
+        }
+    }
 
     #[test]
     fn parses_host_entries() {

@@ -124,9 +124,13 @@ async fn read_refused_granted_booked_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn granted_scope_is_used_by_the_next_call_without_a_restart() {
-    // No interval between scope-triggered refreshes, so the refusal before the grant
-    // does not hold back the one after it (the default minute would, in a fast test).
-    let stack = Stack::spawn_with(|config| config.scope_refresh_interval = Duration::ZERO).await;
+    // No wait between scope-triggered refreshes, so the refusal before the grant does not
+    // hold back the one after it (the default 5 s would, in a fast test).
+    let stack = Stack::spawn_with(|config| {
+        config.scope_refresh_first_wait = Duration::ZERO;
+        config.scope_refresh_max_wait = Duration::ZERO;
+    })
+    .await;
     let created = stack.create_article(article()).await;
     let id = created["id"].as_str().unwrap();
 

@@ -231,44 +231,46 @@ async fn jump(by: std::time::Duration) {
 }
 
 #[tokio::test]
-async fn missing_scope_replaces_the_token_at_most_once_per_interval() {
+async fn missing_scope_refreshes_back_off_while_they_do_not_help() {
     let server = spawn_refusing_server("never", StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE).await;
     // `token-<n>` is opaque: its scopes are unknown, so it counts as lacking the scope.
     let endpoint = MockEndpoint::new(Reply::Token { expires_in: 3600 });
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(
             BearerMiddleware::new(provider(&endpoint), [server.addr.clone()])
-                .scope_refresh_interval(secs(30)),
+                .scope_refresh_backoff(secs(10), secs(30)),
         )
         .build();
     let url = format!("http://{}/protected", server.addr);
     let bearer = |n: u32| Some(format!("Bearer token-{n}"));
 
-    // One refresh, one retry with the new token; the retry's answer is returned.
+    // The first refusal: one refresh, one retry with the new token; its answer is returned.
     let response = client.post(&url).body("payload").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(endpoint.count(), 2);
     assert_eq!(*server.seen.lock().unwrap(), [bearer(1), bearer(2)]);
 
-    // Refused again within the interval: no token request, no retry.
-    jump(secs(29)).await;
-    let response = client.get(&url).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(endpoint.count(), 2);
-    assert_eq!(
-        *server.seen.lock().unwrap(),
-        [bearer(1), bearer(2), bearer(2)]
-    );
+    // The new token did not help: the next refresh waits 10 s, then 20 s, then 30 s (the
+    // most), and within each wait a refusal is returned without a token request.
+    let mut tokens = 2;
+    for wait in [10, 20, 30, 30] {
+        jump(secs(wait - 1)).await;
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(endpoint.count(), tokens, "within the {wait} s wait");
 
-    // Once the interval has passed, the next refusal replaces the token again.
-    jump(secs(1)).await;
-    let response = client.get(&url).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(endpoint.count(), 3);
-    assert_eq!(
-        *server.seen.lock().unwrap(),
-        [bearer(1), bearer(2), bearer(2), bearer(2), bearer(3)]
-    );
+        jump(secs(1)).await;
+        let seen_before = server.seen.lock().unwrap().len();
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        tokens += 1;
+        assert_eq!(endpoint.count(), tokens, "after the {wait} s wait");
+        let seen = server.seen.lock().unwrap();
+        assert_eq!(
+            seen[seen_before..],
+            [bearer(tokens as u32 - 1), bearer(tokens as u32)]
+        );
+    }
 }
 
 #[tokio::test]
