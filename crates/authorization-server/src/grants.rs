@@ -98,7 +98,7 @@ pub(crate) async fn grant(
         return Ok(None);
     };
     let pool_id = &context.client.pool_id;
-    let active_scopes = active_scopes(state, pool_id).await?;
+    let active_scopes = pool_scopes(state, pool_id).await?;
     let signing_key = match context.signing_kid.as_deref() {
         Some(kid) => Some(signing_key(state, pool_id, kid).await?),
         None => None,
@@ -131,8 +131,11 @@ async fn signing_key(
     state.keys().get(&record)
 }
 
-/// The pool's existing `<identifier>/<scope-name>` scopes.
-async fn active_scopes(state: &AppState, pool_id: &str) -> Result<HashSet<String>, StoreError> {
+/// Every `<identifier>/<scope-name>` defined by the pool's resource servers.
+pub(crate) async fn pool_scopes(
+    state: &AppState,
+    pool_id: &str,
+) -> Result<HashSet<String>, StoreError> {
     let servers = state
         .store()
         .list_resource_servers(pool_id, None, 10_000)

@@ -1,8 +1,6 @@
 //! CreateUserPoolClient, DescribeUserPoolClient, UpdateUserPoolClient,
 //! ListUserPoolClients, DeleteUserPoolClient.
 
-use std::collections::HashSet;
-
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -295,7 +293,7 @@ async fn build_settings(
         ));
     }
     if scopes.iter().any(|s| !COGNITO_SCOPES.contains(&s.as_str())) {
-        let existing = custom_scopes(state, pool_id).await?;
+        let existing = crate::grants::pool_scopes(state, pool_id).await?;
         if let Some(missing) = scopes
             .iter()
             .find(|s| !COGNITO_SCOPES.contains(&s.as_str()) && !existing.contains(s.as_str()))
@@ -335,25 +333,6 @@ async fn build_settings(
             .unwrap_or(defaults.auth_session_validity),
         refresh_token_rotation: r.refresh_token_rotation.clone(),
     })
-}
-
-/// Every `<identifier>/<scope-name>` defined by the pool's resource servers.
-pub(crate) async fn custom_scopes(
-    state: &AppState,
-    pool_id: &str,
-) -> Result<HashSet<String>, AdminError> {
-    let servers = state
-        .store()
-        .list_resource_servers(pool_id, None, 10_000)
-        .await?;
-    Ok(servers
-        .iter()
-        .flat_map(|s| {
-            s.scopes
-                .iter()
-                .map(move |scope| format!("{}/{}", s.identifier, scope.scope_name))
-        })
-        .collect())
 }
 
 fn render(client: &ClientRecord) -> Value {
