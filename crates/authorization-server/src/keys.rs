@@ -2,8 +2,9 @@
 //! RS256 JWT signing.
 //!
 //! Keys live in the store (PKCS#8), so a restart keeps them and tokens already issued stay
-//! valid. Rotation adds a key: the newest key of a pool signs, every key stays published in
-//! the JWKS until the pool is deleted.
+//! valid. As in Cognito, a pool starts with two keys, one for access tokens and one for ID
+//! tokens (published, never used here). Rotation adds an access-token key: the newest one
+//! signs, every key stays published in the JWKS until the pool is deleted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -18,7 +19,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Serialize;
 
 use crate::error::StoreError;
-use crate::store::SigningKeyRecord;
+use crate::store::{KeyUse, SigningKeyRecord};
 
 fn crypto_error(what: &str) -> StoreError {
     StoreError::Internal(format!("rsa key {what} failed"))
@@ -26,7 +27,11 @@ fn crypto_error(what: &str) -> StoreError {
 
 /// Generates an RSA-2048 key for a pool. Takes tens of milliseconds: call it from a
 /// blocking thread.
-pub(crate) fn generate(pool_id: &str, now_ms: i64) -> Result<SigningKeyRecord, StoreError> {
+pub(crate) fn generate(
+    pool_id: &str,
+    now_ms: i64,
+    token_use: KeyUse,
+) -> Result<SigningKeyRecord, StoreError> {
     let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| crypto_error("generation"))?;
     let pkcs8 = pair.as_der().map_err(|_| crypto_error("encoding"))?;
     let public = pair.public_key();
@@ -38,6 +43,7 @@ pub(crate) fn generate(pool_id: &str, now_ms: i64) -> Result<SigningKeyRecord, S
         n: URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
         e: URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
         created_ms: now_ms,
+        token_use,
     })
 }
 
@@ -45,10 +51,25 @@ pub(crate) fn generate(pool_id: &str, now_ms: i64) -> Result<SigningKeyRecord, S
 pub(crate) async fn generate_blocking(
     pool_id: String,
     now_ms: i64,
+    token_use: KeyUse,
 ) -> Result<SigningKeyRecord, StoreError> {
-    tokio::task::spawn_blocking(move || generate(&pool_id, now_ms))
+    tokio::task::spawn_blocking(move || generate(&pool_id, now_ms, token_use))
         .await
         .map_err(|_| crypto_error("generation task"))?
+}
+
+/// A new pool's keys, generated in parallel: the access-token key, then the ID-token key.
+/// The JWKS lists keys newest first, so a verifier that takes the first key instead of
+/// matching `kid` fails on a new pool, as it can against Cognito.
+pub(crate) async fn generate_pool_keys(
+    pool_id: &str,
+    now_ms: i64,
+) -> Result<[SigningKeyRecord; 2], StoreError> {
+    let (id, access) = tokio::try_join!(
+        generate_blocking(pool_id.to_owned(), now_ms, KeyUse::Id),
+        generate_blocking(pool_id.to_owned(), now_ms, KeyUse::Access),
+    )?;
+    Ok([access, id])
 }
 
 /// A parsed private key, ready to sign.
@@ -156,7 +177,7 @@ mod tests {
 
     #[test]
     fn generated_key_signs_and_has_cognito_shapes() {
-        let record = generate("us-east-1_abcdefghi", 0).unwrap();
+        let record = generate("us-east-1_abcdefghi", 0, KeyUse::Access).unwrap();
         assert_eq!(record.kid.len(), 44);
         assert_eq!(record.e, "AQAB");
         assert_eq!(record.n.len(), 342);

@@ -201,14 +201,15 @@ impl AppState {
             .unwrap_or(0)
     }
 
-    /// Adds a new RSA-2048 signing key to a pool and returns its `kid`. New tokens are
+    /// Adds a new RSA-2048 access-token key to a pool and returns its `kid`. New tokens are
     /// signed with it; older keys stay in the JWKS so tokens they signed still verify.
     /// `Ok(None)` when the pool does not exist.
     pub async fn rotate_signing_key(&self, pool_id: &str) -> Result<Option<String>, StoreError> {
         if self.store().user_pool(pool_id).await?.is_none() {
             return Ok(None);
         }
-        let key = keys::generate_blocking(pool_id.to_owned(), self.now_ms()).await?;
+        let key = keys::generate_blocking(pool_id.to_owned(), self.now_ms(), store::KeyUse::Access)
+            .await?;
         self.store().add_signing_key(&key).await?;
         self.grants().invalidate();
         Ok(Some(key.kid))

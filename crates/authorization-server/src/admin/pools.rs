@@ -148,8 +148,8 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
         created_ms: now,
         modified_ms: now,
     };
-    let key = crate::keys::generate_blocking(pool.id.clone(), now).await?;
-    state.store().create_user_pool(&pool, &key).await?;
+    let keys = crate::keys::generate_pool_keys(&pool.id, now).await?;
+    state.store().create_user_pool(&pool, &keys).await?;
     Ok(json!({ "UserPool": render(state, &pool, None) }))
 }
 

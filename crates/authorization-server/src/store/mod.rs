@@ -83,6 +83,39 @@ pub struct SigningKeyRecord {
     pub e: String,
     /// Creation time, Unix milliseconds.
     pub created_ms: i64,
+    /// The tokens it signs.
+    pub token_use: KeyUse,
+}
+
+/// The tokens a key signs. As in Cognito, each pool has a key for access tokens and one
+/// for ID tokens, and publishes both; this server issues access tokens only, so the ID
+/// token key is published and never used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// Signs access tokens (`token_use` `access`).
+    Access,
+    /// Reserved for ID tokens (`token_use` `id`).
+    Id,
+}
+
+impl KeyUse {
+    /// The stored form: `access` or `id`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Id => "id",
+        }
+    }
+
+    fn parse(stored: &str) -> Result<Self, StoreError> {
+        match stored {
+            "access" => Ok(Self::Access),
+            "id" => Ok(Self::Id),
+            other => Err(StoreError::Internal(format!(
+                "signing key with unknown token_use {other:?}"
+            ))),
+        }
+    }
 }
 
 impl Debug for SigningKeyRecord {
@@ -92,6 +125,7 @@ impl Debug for SigningKeyRecord {
             .field("kid", &self.kid)
             .field("pkcs8", &"[redacted]")
             .field("created_ms", &self.created_ms)
+            .field("token_use", &self.token_use)
             .finish_non_exhaustive()
     }
 }
@@ -315,7 +349,7 @@ pub struct TokenContext {
     pub client: ClientRecord,
     /// Whether its pool has a domain (without one Cognito serves no token endpoint).
     pub pool_has_domain: bool,
-    /// The `kid` of the pool's newest (signing) key, if it has one.
+    /// The `kid` of the pool's newest access-token key (the signing key), if it has one.
     pub signing_kid: Option<String>,
 }
 
@@ -336,11 +370,12 @@ pub struct DomainRecord {
 /// at most `limit` rows.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + Debug + 'static {
-    /// Creates a pool together with its first signing key, in one transaction.
+    /// Creates a pool together with its first signing keys, in one transaction; the last
+    /// of `keys` is the newest.
     async fn create_user_pool(
         &self,
         pool: &UserPoolRecord,
-        key: &SigningKeyRecord,
+        keys: &[SigningKeyRecord],
     ) -> Result<(), StoreError>;
     /// The pool with this id.
     async fn user_pool(&self, id: &str) -> Result<Option<UserPoolRecord>, StoreError>;
@@ -353,7 +388,7 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Deletes a pool and everything in it; false when there was none.
     async fn delete_user_pool(&self, id: &str) -> Result<bool, StoreError>;
 
-    /// Adds a signing key; it becomes the pool's newest (signing) key.
+    /// Adds a signing key; it becomes the pool's newest key (the newest access key signs).
     async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
     /// The pool's signing keys, newest first.
     async fn signing_keys(&self, pool_id: &str) -> Result<Vec<SigningKeyRecord>, StoreError>;
@@ -452,6 +487,7 @@ macro_rules! impl_store {
                     n: row.try_get("n")?,
                     e: row.try_get("e")?,
                     created_ms: row.try_get("created_ms")?,
+                    token_use: $crate::store::KeyUse::parse(&row.try_get::<String, _>("token_use")?)?,
                 })
             }
 
@@ -501,7 +537,7 @@ macro_rules! impl_store {
             async fn create_user_pool(
                 &self,
                 pool: &$crate::store::UserPoolRecord,
-                key: &$crate::store::SigningKeyRecord,
+                keys: &[$crate::store::SigningKeyRecord],
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
@@ -515,18 +551,23 @@ macro_rules! impl_store {
                 .bind(pool.modified_ms)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, pool_id, seq, pkcs8, n, e, created_ms) \
-                     VALUES ($1, $2, 1, $3, $4, $5, $6)",
-                )
-                .bind(&key.kid)
-                .bind(&pool.id)
-                .bind(&key.pkcs8)
-                .bind(&key.n)
-                .bind(&key.e)
-                .bind(key.created_ms)
-                .execute(&mut *tx)
-                .await?;
+                for (seq, key) in (1_i64..).zip(keys) {
+                    sqlx::query(
+                        "INSERT INTO signing_keys \
+                         (kid, pool_id, seq, pkcs8, n, e, created_ms, token_use) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&key.kid)
+                    .bind(&pool.id)
+                    .bind(seq)
+                    .bind(&key.pkcs8)
+                    .bind(&key.n)
+                    .bind(&key.e)
+                    .bind(key.created_ms)
+                    .bind(key.token_use.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
@@ -584,8 +625,9 @@ macro_rules! impl_store {
                 key: &$crate::store::SigningKeyRecord,
             ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
-                    "INSERT INTO signing_keys (kid, pool_id, seq, pkcs8, n, e, created_ms) \
-                     SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 \
+                    "INSERT INTO signing_keys \
+                     (kid, pool_id, seq, pkcs8, n, e, created_ms, token_use) \
+                     SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7 \
                      FROM signing_keys WHERE pool_id = $2",
                 )
                 .bind(&key.kid)
@@ -594,6 +636,7 @@ macro_rules! impl_store {
                 .bind(&key.n)
                 .bind(&key.e)
                 .bind(key.created_ms)
+                .bind(key.token_use.as_str())
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -654,7 +697,8 @@ macro_rules! impl_store {
                 let row = sqlx::query(
                     "SELECT c.*, \
                      (SELECT COUNT(*) FROM domains d WHERE d.pool_id = c.pool_id) AS domain_count, \
-                     (SELECT k.kid FROM signing_keys k WHERE k.pool_id = c.pool_id \
+                     (SELECT k.kid FROM signing_keys k \
+                      WHERE k.pool_id = c.pool_id AND k.token_use = 'access' \
                       ORDER BY k.seq DESC LIMIT 1) AS signing_kid \
                      FROM app_clients c WHERE c.client_id = $1",
                 )

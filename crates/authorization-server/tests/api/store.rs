@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use authorization_server::StoreError;
 use authorization_server::store::{
-    self, ClientRecord, ClientSettings, DomainRecord, ResourceServerRecord, ResourceServerScope,
-    SigningKeyRecord, Store, UserPoolRecord,
+    self, ClientRecord, ClientSettings, DomainRecord, KeyUse, ResourceServerRecord,
+    ResourceServerScope, SigningKeyRecord, Store, UserPoolRecord,
 };
 use oauth_proto::ClientSecret;
 use sqlx::Connection as _;
@@ -31,6 +31,14 @@ fn key(pool_id: &str, kid: &str, created_ms: i64) -> SigningKeyRecord {
         n: format!("n-{kid}"),
         e: "AQAB".to_owned(),
         created_ms,
+        token_use: KeyUse::Access,
+    }
+}
+
+fn id_key(pool_id: &str, kid: &str, created_ms: i64) -> SigningKeyRecord {
+    SigningKeyRecord {
+        token_use: KeyUse::Id,
+        ..key(pool_id, kid, created_ms)
     }
 }
 
@@ -69,17 +77,17 @@ async fn conformance(store: Arc<dyn Store>) {
     // Pools and keys.
     let (a, b) = ("us-east-1_AAAAAAAAA", "us-east-1_BBBBBBBBB");
     store
-        .create_user_pool(&pool(b), &key(b, "kid-b1", 10))
+        .create_user_pool(&pool(b), &[key(b, "kid-b1", 10)])
         .await
         .unwrap();
     store
-        .create_user_pool(&pool(a), &key(a, "kid-a1", 10))
+        .create_user_pool(&pool(a), &[id_key(a, "kid-a0", 10), key(a, "kid-a1", 10)])
         .await
         .unwrap();
     assert_eq!(store.user_pool(a).await.unwrap(), Some(pool(a)));
     assert_eq!(store.user_pool("us-east-1_missing00").await.unwrap(), None);
     let err = store
-        .create_user_pool(&pool(a), &key(a, "kid-a9", 10))
+        .create_user_pool(&pool(a), &[key(a, "kid-a9", 10)])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -118,12 +126,17 @@ async fn conformance(store: Arc<dyn Store>) {
     assert_eq!(page, [b]);
 
     store.add_signing_key(&key(a, "kid-a2", 20)).await.unwrap();
+    store
+        .add_signing_key(&id_key(a, "kid-a3", 30))
+        .await
+        .unwrap();
     let keys = store.signing_keys(a).await.unwrap();
     assert_eq!(
         keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-        ["kid-a2", "kid-a1"]
+        ["kid-a3", "kid-a2", "kid-a1", "kid-a0"]
     );
-    assert_eq!(keys[0], key(a, "kid-a2", 20));
+    assert_eq!(keys[0], id_key(a, "kid-a3", 30));
+    assert_eq!(keys[1], key(a, "kid-a2", 20));
 
     // Clients.
     store
@@ -199,7 +212,7 @@ async fn conformance(store: Arc<dyn Store>) {
     assert_eq!(
         context.signing_kid.as_deref(),
         Some("kid-a2"),
-        "the newest key signs"
+        "the newest access-token key signs, not a newer ID-token key"
     );
     assert!(store.token_context("nobody").await.unwrap().is_none());
     assert!(store.delete_client(a, "client0").await.unwrap());

@@ -412,12 +412,20 @@ async fn validity_follows_the_client_and_jwks_and_discovery_are_served() {
         .json()
         .await
         .unwrap();
-    let key = &jwks["keys"][0];
-    let members: Vec<&String> = key.as_object().unwrap().keys().collect();
-    assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
-    assert_eq!(key["e"], "AQAB");
-    assert_eq!(key["n"].as_str().unwrap().len(), 342);
-    assert_eq!(key["kid"].as_str().unwrap().len(), 44);
+    // As Cognito: two keys per pool, one for access tokens, one for ID tokens; the token's
+    // key is not the first one listed, so only a verifier that matches `kid` accepts it.
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{jwks}");
+    assert_ne!(keys[0]["kid"], keys[1]["kid"]);
+    let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(header.kid.as_deref(), keys[1]["kid"].as_str());
+    for key in keys {
+        let members: Vec<&String> = key.as_object().unwrap().keys().collect();
+        assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
+        assert_eq!(key["e"], "AQAB");
+        assert_eq!(key["n"].as_str().unwrap().len(), 342);
+        assert_eq!(key["kid"].as_str().unwrap().len(), 44);
+    }
 
     let discovery: Value = app
         .http
@@ -482,8 +490,16 @@ async fn rotation_signs_with_the_new_key_and_keeps_the_old_one() {
     )
     .await;
     let jwks = app.jwks(&s.pool_id).await;
-    assert_eq!(jwks.keys.len(), 2);
+    assert_eq!(
+        jwks.keys.len(),
+        3,
+        "the new key and the pool's two first keys"
+    );
     assert_eq!(jwks.keys[0].kid, new_kid);
+    let kid_of = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    assert_eq!(kid_of(&new_token), new_kid);
+    // Newest first: the new key, the ID-token key (never used), the first access-token key.
+    assert_eq!(kid_of(&old_token), jwks.keys[2].kid);
     verify_token(
         &app,
         &s.pool_id,
