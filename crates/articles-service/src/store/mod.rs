@@ -130,23 +130,6 @@ pub async fn connect(url: &str) -> Result<Arc<dyn ArticleStore>, StoreError> {
     }
 }
 
-/// Unix microseconds of a timestamp (the SQLite storage form).
-#[cfg(feature = "sqlite")]
-fn to_micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
-}
-
-/// A timestamp from unix microseconds.
-#[cfg(feature = "sqlite")]
-fn from_micros(micros: i64, id: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).map_err(|_| {
-        StoreError::Corrupt {
-            id: id.to_owned(),
-            problem: format!("timestamp {micros} out of range"),
-        }
-    })
-}
-
 /// Builds an [`Article`] from stored column values, re-validating each one.
 #[allow(clippy::too_many_arguments)]
 fn article_from_columns(
@@ -177,3 +160,179 @@ fn article_from_columns(
         updated_at,
     })
 }
+
+/// Implements [`ArticleStore`] for a backend's store type, so each statement is written once.
+///
+/// The backend passes its sqlx database type and three functions of its own: `uuid` and
+/// `time` turn a [`Uuid`] and an [`OffsetDateTime`] into the value its column stores, and
+/// `read` turns a returned row into an [`Article`]. Both backends accept `$N` placeholders
+/// (sqlx's SQLite driver binds `$N` to the N-th argument), so the SQL is shared.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, uuid: $uuid:path, time: $time:path, read: $read:path $(,)?) => {
+        const _: () = {
+            use time::OffsetDateTime;
+            use uuid::Uuid;
+
+            use $crate::domain::{Article, ArticleId, ArticleInput, Cursor, Page, PageRequest};
+            use $crate::store::{ArticleStore, StoreError};
+
+            const COLUMNS: &str = "id, title, body, author_id, publish_at, status, \
+                                   schedule_event_id, created_at, updated_at";
+
+            #[async_trait::async_trait]
+            impl ArticleStore for $store {
+                async fn ping(&self) -> Result<(), StoreError> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    Ok(())
+                }
+
+                async fn insert(&self, a: &Article) -> Result<(), StoreError> {
+                    sqlx::query(&format!(
+                        "INSERT INTO articles ({COLUMNS}) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    ))
+                    .bind($uuid(a.id.as_uuid()))
+                    .bind(a.title.as_str())
+                    .bind(a.body.as_str())
+                    .bind(a.author_id.as_str())
+                    .bind(a.publish_at.map($time))
+                    .bind(a.status.as_str())
+                    .bind(a.schedule_event_id.as_deref())
+                    .bind($time(a.created_at))
+                    .bind($time(a.updated_at))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn get(&self, id: ArticleId) -> Result<Option<Article>, StoreError> {
+                    let sql = format!("SELECT {COLUMNS} FROM articles WHERE id = $1");
+                    let row = sqlx::query(&sql)
+                        .bind($uuid(id.as_uuid()))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    row.as_ref().map($read).transpose()
+                }
+
+                async fn list(&self, page: &PageRequest) -> Result<Page, StoreError> {
+                    let sql = format!("SELECT {COLUMNS} FROM articles WHERE 1 = 1");
+                    let mut query = sqlx::QueryBuilder::<'_, $db>::new(sql);
+                    if let Some(status) = page.status {
+                        query.push(" AND status = ").push_bind(status.as_str());
+                    }
+                    if let Some(after) = page.after {
+                        query
+                            .push(" AND (created_at, id) > (")
+                            .push_bind($time(after.created_at))
+                            .push(", ")
+                            .push_bind($uuid(after.id.as_uuid()))
+                            .push(")");
+                    }
+                    query
+                        .push(" ORDER BY created_at, id LIMIT ")
+                        .push_bind(i64::from(page.limit) + 1);
+                    let rows = query.build().fetch_all(&self.pool).await?;
+                    let mut articles = rows.iter().map($read).collect::<Result<Vec<_>, _>>()?;
+                    let next = if articles.len() > page.limit as usize {
+                        articles.truncate(page.limit as usize);
+                        articles.last().map(Cursor::after)
+                    } else {
+                        None
+                    };
+                    Ok(Page { articles, next })
+                }
+
+                async fn replace(
+                    &self,
+                    id: ArticleId,
+                    input: &ArticleInput,
+                    now: OffsetDateTime,
+                ) -> Result<Option<Article>, StoreError> {
+                    let row = sqlx::query(&format!(
+                        "UPDATE articles SET title = $1, body = $2, author_id = $3, \
+                         publish_at = $4, status = $5, updated_at = $6 WHERE id = $7 \
+                         RETURNING {COLUMNS}"
+                    ))
+                    .bind(input.title.as_str())
+                    .bind(input.body.as_str())
+                    .bind(input.author_id.as_str())
+                    .bind(input.publish_at.map($time))
+                    .bind(input.status.as_str())
+                    .bind($time(now))
+                    .bind($uuid(id.as_uuid()))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.as_ref().map($read).transpose()
+                }
+
+                async fn delete(&self, id: ArticleId) -> Result<bool, StoreError> {
+                    let done = sqlx::query("DELETE FROM articles WHERE id = $1")
+                        .bind($uuid(id.as_uuid()))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn claim_publication(
+                    &self,
+                    id: ArticleId,
+                    claim: Uuid,
+                    now: OffsetDateTime,
+                    stale_before: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE articles SET publication_claim = $1, publication_claimed_at = $2 \
+                         WHERE id = $3 AND schedule_event_id IS NULL \
+                         AND (publication_claim IS NULL OR publication_claimed_at < $4)",
+                    )
+                    .bind($uuid(claim))
+                    .bind($time(now))
+                    .bind($uuid(id.as_uuid()))
+                    .bind($time(stale_before))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn complete_publication(
+                    &self,
+                    id: ArticleId,
+                    claim: Uuid,
+                    event_id: &str,
+                    now: OffsetDateTime,
+                ) -> Result<Option<Article>, StoreError> {
+                    let row = sqlx::query(&format!(
+                        "UPDATE articles SET schedule_event_id = $1, status = 'scheduled', \
+                         updated_at = $2, publication_claim = NULL, publication_claimed_at = NULL \
+                         WHERE id = $3 AND publication_claim = $4 AND schedule_event_id IS NULL \
+                         RETURNING {COLUMNS}"
+                    ))
+                    .bind(event_id)
+                    .bind($time(now))
+                    .bind($uuid(id.as_uuid()))
+                    .bind($uuid(claim))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.as_ref().map($read).transpose()
+                }
+
+                async fn release_publication(
+                    &self,
+                    id: ArticleId,
+                    claim: Uuid,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "UPDATE articles SET publication_claim = NULL, \
+                         publication_claimed_at = NULL WHERE id = $1 AND publication_claim = $2",
+                    )
+                    .bind($uuid(id.as_uuid()))
+                    .bind($uuid(claim))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_store;
