@@ -6,7 +6,7 @@
 //!   /articles/{id}`: the public CRUD API, keyset-paginated by `(created_at, id)`.
 //! - `GET /articles/{id}/author-schedule`: the author's events around `publish_at`, read
 //!   from user-schedule-service (scope `user-schedule-service/schedule.read`).
-//! - `POST /articles/{id}/publication`: books "Publish: <title>" in the author's schedule
+//! - `POST /articles/{id}/publication`: books `"Publish: <title>"` in the author's schedule
 //!   (scope `user-schedule-service/schedule.update`), stores the event id and sets the
 //!   status `scheduled`; repeating it books nothing (a claim in the store makes even
 //!   concurrent repeats safe).
