@@ -201,19 +201,30 @@ impl AppState {
             .unwrap_or(0)
     }
 
-    /// Adds a new RSA-2048 access-token key to a pool and returns its `kid`. New tokens are
-    /// signed with it; older keys stay in the JWKS so tokens they signed still verify.
-    /// `Ok(None)` when the pool does not exist.
+    /// Adds a new RSA-2048 access-token key to a pool and returns its `kid`, like
+    /// [`rotate_signing_key`]; this server signs with it from the next token on.
     pub async fn rotate_signing_key(&self, pool_id: &str) -> Result<Option<String>, StoreError> {
-        if self.store().user_pool(pool_id).await?.is_none() {
-            return Ok(None);
-        }
-        let key = keys::generate_blocking(pool_id.to_owned(), self.now_ms(), store::KeyUse::Access)
-            .await?;
-        self.store().add_signing_key(&key).await?;
+        let kid = rotate_signing_key(self.store().as_ref(), pool_id, self.now_ms()).await?;
         self.grants().invalidate();
-        Ok(Some(key.kid))
+        Ok(kid)
     }
+}
+
+/// Adds a new RSA-2048 access-token key to a pool in `store` and returns its `kid`; `now_ms`
+/// is its creation time (Unix milliseconds). New tokens are signed with it; older keys stay
+/// in the JWKS so tokens they signed still verify. A server running over the same database
+/// signs with it within a second. `Ok(None)` when the pool does not exist.
+pub async fn rotate_signing_key(
+    store: &dyn store::Store,
+    pool_id: &str,
+    now_ms: i64,
+) -> Result<Option<String>, StoreError> {
+    if store.user_pool(pool_id).await?.is_none() {
+        return Ok(None);
+    }
+    let key = keys::generate_blocking(pool_id.to_owned(), now_ms, store::KeyUse::Access).await?;
+    store.add_signing_key(&key).await?;
+    Ok(Some(key.kid))
 }
 
 /// All routes of the server, with request ids (`x-request-id`), tracing and panic capture.

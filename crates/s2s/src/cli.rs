@@ -44,6 +44,10 @@ pub(crate) enum Command {
     /// Decode an access token, show its claims in human form and verify it against its
     /// issuer's keys.
     Inspect(InspectArgs),
+    /// List or rotate a user pool's signing keys in the local authorization server's
+    /// database (Cognito has no such API: its keys are managed by AWS).
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +128,33 @@ pub(crate) struct InspectArgs {
     /// `iss` is used, which proves nothing about who issued it.
     #[arg(long, env = "S2S_ISSUER")]
     pub(crate) issuer: Option<url::Url>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// A pool's keys, newest first: kid, the tokens each is for, when it was made, and
+    /// which one signs. The JWKS publishes all of them.
+    List(KeysArgs),
+    /// Add a new access-token key to a pool. It signs new tokens from now on (a running
+    /// server picks it up within a second); older keys stay in the JWKS, so tokens they
+    /// signed still verify. Use it to check that verifiers follow a key rotation.
+    Rotate(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysArgs {
+    /// The user pool, e.g. us-east-1_AbCdEfGhI (see .s2s/outputs.json).
+    #[arg(long, env = "S2S_USER_POOL_ID")]
+    pub(crate) pool_id: String,
+
+    /// The authorization server's database: sqlite://PATH or postgres://…
+    /// [default: sqlite://<data-dir>/authorization-server.db]
+    #[arg(long, env = "S2S_DATABASE", hide_env_values = true)]
+    pub(crate) database: Option<String>,
+
+    /// The data directory of `s2s up` or `s2s serve authorization-server`.
+    #[arg(long, env = "S2S_DATA_DIR", default_value = ".s2s")]
+    pub(crate) data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@
 
 mod cli;
 mod inspect;
+mod keys;
 mod provision;
 mod serve;
 mod shutdown;
@@ -30,7 +31,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Up(_) | Command::Serve(_) => "info",
-        Command::Provision(_) | Command::Token(_) | Command::Inspect(_) => "warn",
+        Command::Provision(_) | Command::Token(_) | Command::Inspect(_) | Command::Keys(_) => {
+            "warn"
+        }
     };
     if let Err(err) = telemetry::init_logging(cli.log_format, default_level) {
         eprintln!("error: {err:#}");
@@ -60,5 +63,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Provision(args) => provision::run(args).await,
         Command::Token(args) => token::run(args).await,
         Command::Inspect(args) => inspect::run(args).await,
+        Command::Keys(command) => keys::run(command).await,
     }
 }

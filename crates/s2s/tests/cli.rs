@@ -474,3 +474,132 @@ fn a_port_in_use_names_the_port_and_the_role() {
     assert!(stderr.contains("authorization-server"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The `kid` in a JWT's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// A token from the server `up` runs, as the summary's curl asks for it.
+async fn token_from(up: &Up, dir: &Path) -> String {
+    let outputs = outputs(dir);
+    let secret = std::fs::read_to_string(dir.join("data/client-secret")).unwrap();
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", up.url("authorization-server")))
+        .basic_auth(outputs["client_id"].as_str().unwrap(), Some(secret.trim()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_lists_and_rotates_a_pools_keys_and_the_new_key_signs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(dir.path(), &[]);
+    let old_kid = kid_of(&token_from(&up, dir.path()).await);
+    let pool = outputs(dir.path())["user_pool_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+
+    let keys = |command: &str, pool: &str, data_dir: &str| {
+        s2s(
+            &["keys", command, "--pool-id", pool, "--data-dir", data_dir],
+            dir.path(),
+        )
+    };
+    let line_of = |stdout: &str, kid: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(kid))
+            .unwrap_or_else(|| panic!("no line for {kid} in:\n{stdout}"))
+            .to_owned()
+    };
+
+    // A new pool: the access-token key that signed, and the ID-token key.
+    let out = keys("list", &pool, "data");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("2 keys"), "{stdout}");
+    assert!(
+        line_of(&stdout, &old_kid).contains("signs new tokens"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("for ID tokens").count(), 1, "{stdout}");
+
+    let out = keys("rotate", &pool, "data");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let new_kid = stdout
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_else(|| panic!("no kid in:\n{stdout}"))
+        .to_owned();
+    assert!(
+        stdout.starts_with(&format!(
+            "added access-token key {new_kid} to user pool {pool}"
+        )),
+        "{stdout}"
+    );
+    let out = keys("list", &pool, "data");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("3 keys"), "{stdout}");
+    assert!(
+        line_of(&stdout, &new_kid).contains("signs new tokens"),
+        "{stdout}"
+    );
+    assert!(line_of(&stdout, &old_kid).contains("retired"), "{stdout}");
+
+    // Refusals name the problem and create nothing.
+    let out = keys("rotate", "us-east-1_Nobody000", "data");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("user pool us-east-1_Nobody000 does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = keys("list", &pool, "elsewhere");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no authorization server database"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("elsewhere").exists());
+
+    // The next start signs with the new key and still publishes the old one.
+    let mut up = Up::start(dir.path(), &[]);
+    assert_eq!(kid_of(&token_from(&up, dir.path()).await), new_kid);
+    let jwks: serde_json::Value = reqwest::get(format!(
+        "{}/{pool}/.well-known/jwks.json",
+        up.url("authorization-server")
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 3, "{jwks}");
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()));
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+}

@@ -367,6 +367,53 @@ async fn a_change_through_another_replica_takes_effect_within_a_second() {
     assert_eq!((status, error.as_str()), (401, "invalid_client"));
 }
 
+/// `s2s keys rotate` writes the key into the database, not through the server: a running
+/// server signs with it once its cached grant is a second old.
+#[tokio::test]
+async fn a_key_rotated_in_the_database_signs_within_a_second() {
+    let clock = ManualClock::new(SystemClock.now());
+    let app = TestApp::spawn_with(Options {
+        clock: Arc::new(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let s = stack(&app).await;
+    let kid_of_new_token = || async {
+        let (token, _) = token_of(
+            app.token_request(
+                &[("grant_type", "client_credentials")],
+                Some((&s.client_id, &s.client_secret)),
+            )
+            .await,
+        )
+        .await;
+        jsonwebtoken::decode_header(&token).unwrap().kid.unwrap()
+    };
+    let before = kid_of_new_token().await;
+
+    let rotated = authorization_server::rotate_signing_key(
+        app.state.store().as_ref(),
+        &s.pool_id,
+        1_900_000_000_000,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_ne!(rotated, before);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(kid_of_new_token().await, rotated);
+    assert!(
+        authorization_server::rotate_signing_key(
+            app.state.store().as_ref(),
+            "us-east-1_Missing00",
+            0
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+}
+
 #[tokio::test]
 async fn validity_follows_the_client_and_jwks_and_discovery_are_served() {
     let app = TestApp::spawn().await;
