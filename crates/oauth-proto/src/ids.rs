@@ -40,7 +40,9 @@ impl InvalidValue {
 pub struct ClientId(String);
 
 impl ClientId {
-    /// Accepts Cognito's model pattern `[\w+]+`, 1 to 128 characters.
+    /// Accepts Cognito's model pattern `[\w+]+`, 1 to 128 characters. `\w` is ASCII
+    /// (`[A-Za-z0-9_]`), as in the service's regular expressions and the local server's
+    /// admin API: a non-ASCII letter is refused.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         if raw.is_empty() || raw.len() > 128 {
             return Err(InvalidValue::new(
@@ -50,13 +52,13 @@ impl ClientId {
             ));
         }
         if !raw
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '+')
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'+')
         {
             return Err(InvalidValue::new(
                 "client id",
                 raw,
-                "may contain only letters, digits, '_' and '+'",
+                "may contain only ASCII letters, digits, '_' and '+'",
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -340,6 +342,20 @@ mod tests {
         assert!(ClientId::parse("").is_err());
         assert!(ClientId::parse("a-b").is_err());
         assert!(ClientId::parse(&"a".repeat(129)).is_err());
+        assert!(ClientId::parse(&"a".repeat(128)).is_ok());
+        assert!(ClientId::parse("a_b+C9").is_ok());
+    }
+
+    #[test]
+    fn client_id_word_characters_are_ascii() {
+        // Found by fuzz/oauth_proto: `char::is_alphanumeric` let in any Unicode letter or
+        // digit ("Ү", "é", "٣"), which Cognito's `[\w+]+` and the admin API refuse.
+        for raw in ["\u{4ae}", "client\u{e9}", "\u{663}", "abc\u{ff21}"] {
+            let err = ClientId::parse(raw).unwrap_err();
+            assert_eq!(err.what(), "client id");
+            let json = serde_json::to_string(raw).unwrap();
+            assert!(serde_json::from_str::<ClientId>(&json).is_err(), "{raw:?}");
+        }
     }
 
     proptest! {
