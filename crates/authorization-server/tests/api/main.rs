@@ -5,6 +5,7 @@ mod admin_sdk;
 mod bad_input;
 mod helpers;
 mod restart;
+mod round_trip;
 mod sigv4;
 mod store;
 mod token;
