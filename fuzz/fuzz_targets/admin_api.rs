@@ -138,7 +138,9 @@ fn template(server: &Server, operation: &str) -> Value {
     let rs = &server.identifiers[0];
     match operation {
         "CreateUserPool" => json!({"PoolName": "p"}),
-        "DescribeUserPool" | "DeleteUserPool" => json!({"UserPoolId": pool}),
+        "DescribeUserPool" => json!({"UserPoolId": pool}),
+        // Pool A is protected; pool B can go (until the next reset).
+        "DeleteUserPool" => json!({"UserPoolId": server.pool_without_domain}),
         "ListUserPools" => json!({"MaxResults": 60}),
         "CreateUserPoolClient" => json!({
             "UserPoolId": pool, "ClientName": "c", "GenerateSecret": true,
