@@ -220,19 +220,20 @@ impl Checker<'_> {
         });
     }
 
-    /// Cognito's `[\w\s+=,.@-]+` name pattern with a length limit.
+    /// Cognito's `[\w\s+=,.@-]+` name pattern with a length limit; `\w` is ASCII, as the
+    /// admin API reads it, so a name this accepts is never refused later by the server.
     fn name(&mut self, what: &str, value: &Spanned<String>, max: usize) {
         let raw = value.get_ref();
         let ok = !raw.is_empty()
             && raw.chars().count() <= max
             && raw.chars().all(|c| {
-                c.is_alphanumeric() || c == '_' || c.is_whitespace() || "+=,.@-".contains(c)
+                c.is_ascii_alphanumeric() || c == '_' || c.is_whitespace() || "+=,.@-".contains(c)
             });
         if !ok {
             self.problem(
                 value.span(),
                 format!(
-                    "{what} {raw:?} is not valid: use 1 to {max} letters, digits, spaces or + = , . @ - _"
+                    "{what} {raw:?} is not valid: use 1 to {max} ASCII letters, digits, spaces or + = , . @ - _"
                 ),
             );
         }
@@ -440,6 +441,19 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with(&format!("stack.toml:{line}: ")), "{msg}");
         assert!(msg.contains("unknown field `colour`"), "{msg}");
+    }
+
+    #[test]
+    fn names_are_ascii_as_the_admin_api_reads_them() {
+        let text = REFERENCE.replace("name = \"s2s-demo\"", "name = \"s2s-d\u{e9}mo\"");
+        assert_ne!(text, REFERENCE);
+        let msg = err(&text).to_string();
+        assert!(
+            msg.contains("user_pool.name \"s2s-d\u{e9}mo\" is not valid"),
+            "{msg}"
+        );
+        let ok = REFERENCE.replace("name = \"s2s-demo\"", "name = \"s2s demo+1=a,b.c@d_e\"");
+        assert!(parse("stack.toml", &ok).is_ok());
     }
 
     #[test]
