@@ -5,14 +5,20 @@
 # the same run. A benchmark, not a test: it asserts nothing and prints figures.
 #
 #   bash scripts/bench-token-endpoint.sh [DURATION_SECONDS=10] [CONNECTIONS=4]
+#   S2S_BIN=/path/to/s2s bash scripts/bench-token-endpoint.sh ...   (measure another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
 connections=${2:-4}
 
 command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --locked -q -p s2s
-bin=target/release/s2s
+# S2S_BIN: an s2s binary to measure instead of this checkout's release build (to compare
+# two builds in one sitting).
+bin=${S2S_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --locked -q -p s2s
+  bin=target/release/s2s
+fi
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
