@@ -31,25 +31,7 @@ pub const PUBLIC_URL: &str = "http://127.0.0.1:9229";
 pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 
 /// Every admin operation the server implements.
-pub const OPERATIONS: &[&str] = &[
-    "CreateUserPool",
-    "DescribeUserPool",
-    "ListUserPools",
-    "DeleteUserPool",
-    "CreateUserPoolClient",
-    "DescribeUserPoolClient",
-    "UpdateUserPoolClient",
-    "ListUserPoolClients",
-    "DeleteUserPoolClient",
-    "CreateResourceServer",
-    "DescribeResourceServer",
-    "UpdateResourceServer",
-    "ListResourceServers",
-    "DeleteResourceServer",
-    "CreateUserPoolDomain",
-    "DescribeUserPoolDomain",
-    "DeleteUserPoolDomain",
-];
+pub const OPERATIONS: &[&str] = authorization_server::ADMIN_OPERATIONS;
 
 /// A single-threaded runtime with I/O and timers, used by every target.
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -73,6 +73,7 @@ pub mod store;
 pub mod test_util;
 mod token;
 
+pub use admin::OPERATIONS as ADMIN_OPERATIONS;
 pub use error::{ConfigError, StoreError};
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.

@@ -25,8 +25,8 @@ use error::AdminError;
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
-/// The operations this server implements.
-const OPERATIONS: &[&str] = &[
+/// The operations this server implements (`X-Amz-Target` after the service prefix).
+pub const OPERATIONS: &[&str] = &[
     "CreateUserPool",
     "DescribeUserPool",
     "ListUserPools",
