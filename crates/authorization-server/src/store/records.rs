@@ -328,3 +328,36 @@ pub struct DomainRecord {
     /// Creation time, Unix milliseconds.
     pub created_ms: i64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_are_stored_as_cognito_names() {
+        let settings = ClientSettings {
+            access_token_validity: Some(60),
+            token_validity_units: TokenValidityUnits {
+                access_token: Some(TimeUnit::Minutes),
+                ..TokenValidityUnits::default()
+            },
+            ..ClientSettings::default()
+        };
+        let json = serde_json::to_value(&settings).unwrap();
+        assert_eq!(
+            json["TokenValidityUnits"],
+            serde_json::json!({"AccessToken": "minutes"})
+        );
+        let back: ClientSettings = serde_json::from_value(json).unwrap();
+        assert_eq!(back, settings);
+        assert_eq!(back.access_token_lifetime(), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn access_token_lifetime_defaults_to_hours() {
+        let mut settings = ClientSettings::default();
+        assert_eq!(settings.access_token_lifetime(), Duration::from_secs(3600));
+        settings.access_token_validity = Some(2);
+        assert_eq!(settings.access_token_lifetime(), Duration::from_secs(7200));
+    }
+}
