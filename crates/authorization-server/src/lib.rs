@@ -72,9 +72,11 @@ pub mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 mod token;
+pub mod validity;
 
-pub use admin::OPERATIONS as ADMIN_OPERATIONS;
+pub use admin::{AdminOperation, OPERATIONS as ADMIN_OPERATIONS};
 pub use error::{ConfigError, StoreError};
+pub use validity::TimeUnit;
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -78,9 +78,15 @@ impl TestServer {
     /// `admin("CreateUserPool", json!({"PoolName": "p"}))`. An exception becomes an
     /// error whose message is `"<Exception>: <message>"`.
     pub async fn admin(&self, operation: &str, body: Value) -> Result<Value, TestError> {
-        crate::admin::dispatch(&self.state, operation, body.to_string().as_bytes())
-            .await
-            .map_err(|e| format!("{}: {}", e.kind, e.message).into())
+        let result = match crate::AdminOperation::parse(operation) {
+            Some(operation) => {
+                crate::admin::dispatch(&self.state, operation, body.to_string().as_bytes()).await
+            }
+            None => Err(crate::admin::error::AdminError::unknown_operation(format!(
+                "unknown operation {operation:?}"
+            ))),
+        };
+        result.map_err(|e| format!("{}: {}", e.kind, e.message).into())
     }
 
     /// Provisions the reference stack (see [`TestStack`]).

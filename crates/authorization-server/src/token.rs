@@ -15,6 +15,8 @@
 //! - Unknown parameters (e.g. `aws_client_metadata`) are ignored (RFC 6749 §3.2).
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -28,6 +30,7 @@ use oauth_proto::{
 
 use crate::AppState;
 use crate::error::StoreError;
+use crate::grants::Grant;
 
 /// Compared against when the client is unknown, so that an unknown client id and a wrong
 /// secret take the same time.
@@ -227,11 +230,25 @@ fn credentials(
     }
 }
 
+/// The whole grant, one step after another; each step refuses with its own error.
 async fn issue(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<TokenResponse, Refusal> {
+    let pairs = read_form(headers, body).await?;
+    check_grant_type(&pairs)?;
+    let grant = authenticate_client(state, headers, &pairs).await?;
+    check_client_may_use_grant(&grant)?;
+    let scopes = grant_scopes(&grant, &pairs)?;
+    let lifetime = grant.context.client.settings.access_token_lifetime();
+    let claims = build_claims(state, &grant, scopes, lifetime)?;
+    sign_and_respond(&grant, &claims, lifetime)
+}
+
+/// The form body: at most [`crate::MAX_BODY_BYTES`], `application/x-www-form-urlencoded`,
+/// each parameter once.
+async fn read_form(headers: &HeaderMap, body: Body) -> Result<Vec<(String, String)>, Refusal> {
     let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -259,26 +276,37 @@ async fn issue(
             "the content type must be application/x-www-form-urlencoded",
         ));
     }
-    let pairs = parse_form(&body)?;
-    match param(&pairs, "grant_type") {
-        None => {
-            return Err(Refusal::new(
-                ErrorCode::InvalidRequest,
-                "grant_type is missing",
-            ));
-        }
-        Some("client_credentials") => {}
+    parse_form(&body)
+}
+
+/// `grant_type` is `client_credentials`, the only grant this server serves.
+fn check_grant_type(pairs: &[(String, String)]) -> Result<(), Refusal> {
+    match param(pairs, "grant_type") {
+        None => Err(Refusal::new(
+            ErrorCode::InvalidRequest,
+            "grant_type is missing",
+        )),
+        Some("client_credentials") => Ok(()),
         Some(other) => {
             let other: String = other.chars().take(64).collect();
-            return Err(Refusal::new(
+            Err(Refusal::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
                     "grant type {other:?} is not supported: this server issues client_credentials tokens only"
                 ),
-            ));
+            ))
         }
     }
-    let (client_id, secret, basic) = credentials(headers, &pairs)?;
+}
+
+/// The client named by the credentials, if its secret matches. An unknown client costs
+/// the same secret comparison as a wrong secret, and both get the same refusal.
+async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<Arc<Grant>, Refusal> {
+    let (client_id, secret, basic) = credentials(headers, pairs)?;
     let grant = match ClientId::parse(&client_id) {
         Ok(_) => crate::grants::grant(state, &client_id).await?,
         Err(_) => None,
@@ -295,12 +323,13 @@ async fn issue(
             false
         }
     };
-    let Some(grant) = grant.filter(|_| authenticated) else {
-        return Err(Refusal::client(
-            basic,
-            "unknown client or wrong client secret",
-        ));
-    };
+    grant
+        .filter(|_| authenticated)
+        .ok_or_else(|| Refusal::client(basic, "unknown client or wrong client secret"))
+}
+
+/// The client has the `client_credentials` flow and its pool has a domain.
+fn check_client_may_use_grant(grant: &Grant) -> Result<(), Refusal> {
     let context = &grant.context;
     let client = &context.client;
     if !client.settings.allows_client_credentials() {
@@ -318,15 +347,22 @@ async fn issue(
             ),
         ));
     }
+    Ok(())
+}
 
-    let allowed: Vec<Scope> = client
+/// The scopes of the token: those requested (all allowed ones when `scope` is absent or
+/// empty), each allowed for the client, keeping only those still defined in the pool.
+fn grant_scopes(grant: &Grant, pairs: &[(String, String)]) -> Result<Scopes, Refusal> {
+    let allowed: Vec<Scope> = grant
+        .context
+        .client
         .settings
         .allowed_oauth_scopes
         .iter()
         .flatten()
         .filter_map(|s| Scope::parse(s).ok())
         .collect();
-    let requested: Option<Scopes> = match param(&pairs, "scope").map(str::trim) {
+    let requested: Option<Scopes> = match param(pairs, "scope").map(str::trim) {
         None | Some("") => None,
         Some(raw) => Some(
             raw.parse()
@@ -355,28 +391,48 @@ async fn issue(
             "none of the scopes is active: their resource servers or scopes no longer exist",
         ));
     }
+    Ok(granted)
+}
 
-    let key = grant.signing_key.as_ref().ok_or_else(|| {
-        StoreError::Internal(format!("user pool {} has no signing key", client.pool_id))
-    })?;
+/// Cognito's ten access-token claims, issued now for `lifetime`.
+fn build_claims(
+    state: &AppState,
+    grant: &Grant,
+    scope: Scopes,
+    lifetime: Duration,
+) -> Result<AccessTokenClaims, Refusal> {
+    let client = &grant.context.client;
     let now = state.clock().unix_seconds();
-    let lifetime = client.settings.access_token_seconds();
-    let claims = AccessTokenClaims {
+    Ok(AccessTokenClaims {
         sub: client.client_id.clone(),
         token_use: TokenUse::Access,
-        scope: granted,
+        scope,
         auth_time: now,
         iss: format!("{}/{}", state.config().public_url, client.pool_id),
-        exp: now + u64::try_from(lifetime).unwrap_or(3600),
+        exp: now.saturating_add(lifetime.as_secs()),
         iat: now,
         version: 2,
         jti: crate::ids::uuid_v4()?,
         client_id: ClientId::parse(&client.client_id)
             .map_err(|e| StoreError::Internal(format!("stored client id: {e}")))?,
-    };
+    })
+}
+
+/// Signs the claims with the pool's newest access-token key.
+fn sign_and_respond(
+    grant: &Grant,
+    claims: &AccessTokenClaims,
+    lifetime: Duration,
+) -> Result<TokenResponse, Refusal> {
+    let key = grant.signing_key.as_ref().ok_or_else(|| {
+        StoreError::Internal(format!(
+            "user pool {} has no signing key",
+            grant.context.client.pool_id
+        ))
+    })?;
     Ok(TokenResponse {
-        access_token: key.sign_jwt(&claims)?,
-        expires_in: lifetime,
+        access_token: key.sign_jwt(claims)?,
+        expires_in: i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
         token_type: TokenType::Bearer,
     })
 }

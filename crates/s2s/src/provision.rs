@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use authorization_server::TimeUnit;
 use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::error::{ProvideErrorMetadata, SdkError};
 use cognito::types::{
@@ -21,7 +22,7 @@ use oauth_proto::ClientSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ProvisionArgs;
-use crate::stack::{self, AppClient, ResourceServer, Stack, TimeUnit};
+use crate::stack::{self, AppClient, ResourceServer, Stack};
 
 /// What `provision` writes to `--out`: everything a service needs, except the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -503,7 +504,7 @@ fn client_matches(existing: &UserPoolClientType, want: &AppClient) -> bool {
         .token_validity_units()
         .and_then(|u| u.access_token())
         .cloned()
-        .unwrap_or(TimeUnitsType::Hours);
+        .unwrap_or(time_unit(TimeUnit::ACCESS_TOKEN_DEFAULT));
     have_scopes == want_scopes
         && existing.allowed_o_auth_flows() == [OAuthFlowType::ClientCredentials]
         && existing.allowed_o_auth_flows_user_pool_client() == Some(true)

@@ -9,6 +9,8 @@ use std::ops::Range;
 use std::path::Path;
 
 use anyhow::Context as _;
+use authorization_server::TimeUnit;
+use authorization_server::validity::ACCESS_TOKEN_LIFETIMES;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -50,42 +52,12 @@ pub(crate) struct AppClient {
     pub(crate) token_validity_units: TimeUnit,
 }
 
-/// The unit of `access_token_validity`, as Cognito's `TokenValidityUnits`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum TimeUnit {
-    Seconds,
-    Minutes,
-    Hours,
-    Days,
-}
-
-impl TimeUnit {
-    fn seconds(self) -> i64 {
-        match self {
-            Self::Seconds => 1,
-            Self::Minutes => 60,
-            Self::Hours => 3600,
-            Self::Days => 86_400,
-        }
-    }
-
-    /// The name Cognito uses (`minutes`).
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Seconds => "seconds",
-            Self::Minutes => "minutes",
-            Self::Hours => "hours",
-            Self::Days => "days",
-        }
-    }
-}
-
 #[cfg(test)]
 impl AppClient {
-    /// The access-token lifetime in seconds.
-    pub(crate) fn access_token_seconds(&self) -> i64 {
-        i64::from(self.access_token_validity) * self.token_validity_units.seconds()
+    /// The access-token lifetime.
+    pub(crate) fn access_token_lifetime(&self) -> Option<std::time::Duration> {
+        self.token_validity_units
+            .duration(i64::from(self.access_token_validity))
     }
 }
 
@@ -363,8 +335,10 @@ impl Checker<'_> {
         }
         let unit = *client.token_validity_units.get_ref();
         let validity = *client.access_token_validity.get_ref();
-        let seconds = validity.saturating_mul(unit.seconds());
-        if !(300..=86_400).contains(&seconds) {
+        let in_range = unit
+            .duration(validity)
+            .is_some_and(|lifetime| ACCESS_TOKEN_LIFETIMES.contains(&lifetime));
+        if !in_range {
             self.problem(
                 client.access_token_validity.span(),
                 format!(
@@ -427,7 +401,10 @@ mod tests {
             stack.app_client.allowed_oauth_scopes,
             ["user-schedule-service/schedule.read"]
         );
-        assert_eq!(stack.app_client.access_token_seconds(), 3600);
+        assert_eq!(
+            stack.app_client.access_token_lifetime(),
+            Some(std::time::Duration::from_secs(3600))
+        );
     }
 
     #[test]

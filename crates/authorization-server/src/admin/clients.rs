@@ -1,6 +1,9 @@
 //! CreateUserPoolClient, DescribeUserPoolClient, UpdateUserPoolClient,
 //! ListUserPoolClients, DeleteUserPoolClient.
 
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -8,7 +11,8 @@ use super::error::AdminError;
 use super::pools::{check_pool_id, existing};
 use super::validate::{Pattern, Violations, after_key, page, parse, timestamp};
 use crate::AppState;
-use crate::store::{ClientRecord, ClientSettings, TokenValidityUnits, unit_seconds};
+use crate::store::{ClientRecord, ClientSettings, TokenValidityUnits};
+use crate::validity::{ACCESS_TOKEN_LIFETIMES, REFRESH_TOKEN_LIFETIMES, TimeUnit};
 
 /// Scopes Cognito defines itself (user flows only; never with `client_credentials`).
 const COGNITO_SCOPES: &[&str] = &[
@@ -19,7 +23,6 @@ const COGNITO_SCOPES: &[&str] = &[
     "aws.cognito.signin.user.admin",
 ];
 const FLOWS: &[&str] = &["code", "implicit", "client_credentials"];
-const UNITS: &[&str] = &["seconds", "minutes", "hours", "days"];
 const EXPLICIT_AUTH_FLOWS: &[&str] = &[
     "ADMIN_NO_SRP_AUTH",
     "CUSTOM_AUTH_FLOW_ONLY",
@@ -110,8 +113,8 @@ struct ListRequest {
     client_type: Option<String>,
 }
 
-/// Model validation shared by create and update.
-fn check_model(v: &mut Violations, r: &ClientRequest) {
+/// Model validation shared by create and update; returns the units of token validity.
+fn check_model(v: &mut Violations, r: &ClientRequest) -> TokenValidityUnits {
     v.opt_string(&r.client_name, "ClientName", 1, 128, Pattern::Name);
     v.range(
         r.refresh_token_validity,
@@ -121,15 +124,15 @@ fn check_model(v: &mut Violations, r: &ClientRequest) {
     );
     v.range(r.access_token_validity, "AccessTokenValidity", 1, 86_400);
     v.range(r.id_token_validity, "IdTokenValidity", 1, 86_400);
-    if let Some(units) = &r.token_validity_units {
-        v.one_of(&units.access_token, "TokenValidityUnits.AccessToken", UNITS);
-        v.one_of(&units.id_token, "TokenValidityUnits.IdToken", UNITS);
-        v.one_of(
-            &units.refresh_token,
-            "TokenValidityUnits.RefreshToken",
-            UNITS,
-        );
-    }
+    let units = r
+        .token_validity_units
+        .as_ref()
+        .map(|units| TokenValidityUnits {
+            access_token: v.time_unit(&units.access_token, "TokenValidityUnits.AccessToken"),
+            id_token: v.time_unit(&units.id_token, "TokenValidityUnits.IdToken"),
+            refresh_token: v.time_unit(&units.refresh_token, "TokenValidityUnits.RefreshToken"),
+        })
+        .unwrap_or_default();
     v.list(
         &r.read_attributes,
         "ReadAttributes",
@@ -192,51 +195,41 @@ fn check_model(v: &mut Violations, r: &ClientRequest) {
     );
     v.range(r.auth_session_validity, "AuthSessionValidity", 3, 15);
     v.opt_string(&r.client_secret, "ClientSecret", 24, 64, Pattern::WordPlus);
+    units
 }
 
-/// Cognito's rules beyond the model; `has_secret` is whether the client has (or will
-/// have) a secret. Reads the pool's resource servers to check scopes.
+/// Cognito's rules beyond the model; `units` are those [`check_model`] read and
+/// `has_secret` is whether the client has (or will have) a secret. Reads the pool's
+/// resource servers to check scopes.
 async fn build_settings(
     state: &AppState,
     pool_id: &str,
     r: &ClientRequest,
+    token_validity_units: TokenValidityUnits,
     has_secret: bool,
 ) -> Result<ClientSettings, AdminError> {
-    let units = r.token_validity_units.as_ref();
-    let unit = |pick: fn(&Units) -> &Option<String>| units.and_then(|u| pick(u).clone());
-    let token_validity_units = TokenValidityUnits {
-        access_token: unit(|u| &u.access_token),
-        id_token: unit(|u| &u.id_token),
-        refresh_token: unit(|u| &u.refresh_token),
-    };
     // Token validity: access and ID tokens 5 minutes to 1 day (default unit hours),
     // refresh tokens 60 minutes to 10 years (default unit days; 0 means the default).
-    let in_range =
-        |value: Option<i64>, unit: Option<&str>, default_unit: i64, min: i64, max: i64| {
-            value.is_none_or(|value| {
-                let seconds = value.saturating_mul(unit_seconds(unit, default_unit));
-                (min..=max).contains(&seconds)
-            })
-        };
+    let in_range = |value: Option<i64>, unit: TimeUnit, lifetimes: &RangeInclusive<Duration>| {
+        value.is_none_or(|value| {
+            unit.duration(value)
+                .is_some_and(|lifetime| lifetimes.contains(&lifetime))
+        })
+    };
+    let units = &token_validity_units;
     let refresh = r.refresh_token_validity.filter(|v| *v != 0);
     if !in_range(
         r.access_token_validity,
-        token_validity_units.access_token.as_deref(),
-        3600,
-        300,
-        86_400,
+        units.access_token_or_default(),
+        &ACCESS_TOKEN_LIFETIMES,
     ) || !in_range(
         r.id_token_validity,
-        token_validity_units.id_token.as_deref(),
-        3600,
-        300,
-        86_400,
+        units.id_token_or_default(),
+        &ACCESS_TOKEN_LIFETIMES,
     ) || !in_range(
         refresh,
-        token_validity_units.refresh_token.as_deref(),
-        86_400,
-        3600,
-        315_360_000,
+        units.refresh_token_or_default(),
+        &REFRESH_TOKEN_LIFETIMES,
     ) {
         return Err(AdminError::invalid_parameter(
             "Invalid range for token validity.",
@@ -358,7 +351,7 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
     let mut v = Violations::default();
     let pool_id = check_pool_id(&mut v, &request.user_pool_id);
     v.required(&request.client_name, "ClientName");
-    check_model(&mut v, &request);
+    let units = check_model(&mut v, &request);
     v.finish()?;
     existing(state, &pool_id).await?;
     let generate = request.generate_secret.unwrap_or(false);
@@ -368,7 +361,7 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
         ));
     }
     let has_secret = generate || request.client_secret.is_some();
-    let settings = build_settings(state, &pool_id, &request, has_secret).await?;
+    let settings = build_settings(state, &pool_id, &request, units, has_secret).await?;
     let secret = if generate {
         Some(crate::ids::client_secret()?)
     } else {
@@ -432,10 +425,11 @@ pub(crate) async fn update(state: &AppState, body: &[u8]) -> Result<Value, Admin
     let (request, _): (ClientRequest, _) = parse(body, "UpdateUserPoolClient", &allowed)?;
     let mut v = Violations::default();
     let (pool_id, client_id) = check_ids(&mut v, &request);
-    check_model(&mut v, &request);
+    let units = check_model(&mut v, &request);
     v.finish()?;
     let mut client = existing_client(state, &pool_id, &client_id).await?;
-    client.settings = build_settings(state, &pool_id, &request, client.secret.is_some()).await?;
+    client.settings =
+        build_settings(state, &pool_id, &request, units, client.secret.is_some()).await?;
     if let Some(name) = &request.client_name {
         client.name.clone_from(name);
     }

@@ -15,36 +15,17 @@ use crate::AppState;
 mod clients;
 mod domains;
 pub(crate) mod error;
+mod operation;
 mod pools;
 mod resource_servers;
 pub(crate) mod sigv4;
 mod validate;
 
 use error::AdminError;
+pub use operation::{AdminOperation, OPERATIONS};
 
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
-
-/// The operations this server implements (`X-Amz-Target` after the service prefix).
-pub const OPERATIONS: &[&str] = &[
-    "CreateUserPool",
-    "DescribeUserPool",
-    "ListUserPools",
-    "DeleteUserPool",
-    "CreateUserPoolClient",
-    "DescribeUserPoolClient",
-    "UpdateUserPoolClient",
-    "ListUserPoolClients",
-    "DeleteUserPoolClient",
-    "CreateResourceServer",
-    "DescribeResourceServer",
-    "UpdateResourceServer",
-    "ListResourceServers",
-    "DeleteResourceServer",
-    "CreateUserPoolDomain",
-    "DescribeUserPoolDomain",
-    "DeleteUserPoolDomain",
-];
 
 /// `POST /`.
 pub(crate) async fn handle(
@@ -59,7 +40,7 @@ pub(crate) async fn handle(
         match authenticate_and_parse(&state, &method, &uri, &headers, body).await {
             Ok((operation, body)) => {
                 let result = dispatch(&state, operation, &body).await;
-                (operation, result)
+                (operation.name(), result)
             }
             Err((operation, error)) => (operation, Err(error)),
         };
@@ -103,7 +84,7 @@ async fn authenticate_and_parse(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(&'static str, bytes::Bytes), Refusal> {
+) -> Result<(AdminOperation, bytes::Bytes), Refusal> {
     let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -141,7 +122,7 @@ async fn authenticate_and_parse(
         .unwrap_or_default();
     let operation = target
         .strip_prefix(TARGET_PREFIX)
-        .and_then(|op| OPERATIONS.iter().copied().find(|known| *known == op))
+        .and_then(AdminOperation::parse)
         .ok_or_else(|| {
             let shown: String = target.chars().take(128).collect();
             (
@@ -160,7 +141,7 @@ async fn authenticate_and_parse(
     if !essence.eq_ignore_ascii_case(CONTENT_TYPE) {
         let shown: String = content_type.chars().take(64).collect();
         return Err((
-            operation,
+            operation.name(),
             AdminError::serialization(format!(
                 "unsupported content type {shown:?}: expected {CONTENT_TYPE}"
             )),
@@ -172,38 +153,40 @@ async fn authenticate_and_parse(
 /// Runs one operation on a JSON body. Also used in-process by [`crate::test_util`].
 pub(crate) async fn dispatch(
     state: &AppState,
-    operation: &str,
+    operation: AdminOperation,
     body: &[u8],
 ) -> Result<Value, AdminError> {
     let result = run(state, operation, body).await;
     // Any write may change what the token endpoint grants; a refused write costs one reload.
-    if !(operation.starts_with("Describe") || operation.starts_with("List")) {
+    if !operation.is_read_only() {
         state.grants().invalidate();
     }
     result
 }
 
-async fn run(state: &AppState, operation: &str, body: &[u8]) -> Result<Value, AdminError> {
+async fn run(
+    state: &AppState,
+    operation: AdminOperation,
+    body: &[u8],
+) -> Result<Value, AdminError> {
+    use AdminOperation as Op;
     match operation {
-        "CreateUserPool" => pools::create(state, body).await,
-        "DescribeUserPool" => pools::describe(state, body).await,
-        "ListUserPools" => pools::list(state, body).await,
-        "DeleteUserPool" => pools::delete(state, body).await,
-        "CreateUserPoolClient" => clients::create(state, body).await,
-        "DescribeUserPoolClient" => clients::describe(state, body).await,
-        "UpdateUserPoolClient" => clients::update(state, body).await,
-        "ListUserPoolClients" => clients::list(state, body).await,
-        "DeleteUserPoolClient" => clients::delete(state, body).await,
-        "CreateResourceServer" => resource_servers::create(state, body).await,
-        "DescribeResourceServer" => resource_servers::describe(state, body).await,
-        "UpdateResourceServer" => resource_servers::update(state, body).await,
-        "ListResourceServers" => resource_servers::list(state, body).await,
-        "DeleteResourceServer" => resource_servers::delete(state, body).await,
-        "CreateUserPoolDomain" => domains::create(state, body).await,
-        "DescribeUserPoolDomain" => domains::describe(state, body).await,
-        "DeleteUserPoolDomain" => domains::delete(state, body).await,
-        other => Err(AdminError::unknown_operation(format!(
-            "unknown operation {other:?}"
-        ))),
+        Op::CreateUserPool => pools::create(state, body).await,
+        Op::DescribeUserPool => pools::describe(state, body).await,
+        Op::ListUserPools => pools::list(state, body).await,
+        Op::DeleteUserPool => pools::delete(state, body).await,
+        Op::CreateUserPoolClient => clients::create(state, body).await,
+        Op::DescribeUserPoolClient => clients::describe(state, body).await,
+        Op::UpdateUserPoolClient => clients::update(state, body).await,
+        Op::ListUserPoolClients => clients::list(state, body).await,
+        Op::DeleteUserPoolClient => clients::delete(state, body).await,
+        Op::CreateResourceServer => resource_servers::create(state, body).await,
+        Op::DescribeResourceServer => resource_servers::describe(state, body).await,
+        Op::UpdateResourceServer => resource_servers::update(state, body).await,
+        Op::ListResourceServers => resource_servers::list(state, body).await,
+        Op::DeleteResourceServer => resource_servers::delete(state, body).await,
+        Op::CreateUserPoolDomain => domains::create(state, body).await,
+        Op::DescribeUserPoolDomain => domains::describe(state, body).await,
+        Op::DeleteUserPoolDomain => domains::delete(state, body).await,
     }
 }

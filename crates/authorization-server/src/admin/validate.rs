@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::AdminError;
+use crate::validity::TimeUnit;
 
 /// Parses an AWS JSON 1.1 body into `T` after refusing members not in `allowed`.
 ///
@@ -231,6 +232,12 @@ impl Violations {
                 ),
             );
         }
+    }
+
+    /// A unit of `TokenValidityUnits`: one of Cognito's names, read as a [`TimeUnit`].
+    pub(crate) fn time_unit(&mut self, value: &Option<String>, member: &str) -> Option<TimeUnit> {
+        self.one_of(value, member, &TimeUnit::NAMES);
+        value.as_deref().and_then(|name| TimeUnit::parse(name).ok())
     }
 
     /// Every element of a list member from an enum, and its size.

@@ -19,4 +19,4 @@ impl PostgresStore {
     }
 }
 
-super::impl_store!(PostgresStore, sqlx::postgres::PgRow);
+super::sql::impl_store!(PostgresStore, sqlx::postgres::PgRow);

@@ -47,4 +47,4 @@ impl SqliteStore {
     }
 }
 
-super::impl_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+super::sql::impl_store!(SqliteStore, sqlx::sqlite::SqliteRow);
