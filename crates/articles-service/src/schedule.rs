@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use oauth_proto::BearerChallenge;
 use reqwest::{StatusCode, Url, header};
 use reqwest_middleware::ClientWithMiddleware;
 use serde::{Deserialize, Serialize};
@@ -181,19 +182,21 @@ impl ScheduleClient {
         let exchange = async {
             let response = request.send().await.map_err(self.classify)?;
             let status = response.status();
-            let challenge = response
-                .headers()
-                .get(header::WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let challenges = BearerChallenge::from_header_values(
+                response
+                    .headers()
+                    .get_all(header::WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            );
             let body = response
                 .bytes()
                 .await
                 .map_err(|e| (self.classify)(reqwest_middleware::Error::Reqwest(e)))?;
-            Ok::<_, ApiError>((status, challenge, body))
+            Ok::<_, ApiError>((status, challenges, body))
         };
         let outcome = tokio::time::timeout(self.timeout, exchange).await;
-        let (status, challenge, body) = match outcome {
+        let (status, challenges, body) = match outcome {
             Err(_elapsed) => {
                 record("timeout");
                 return Err(ApiError::UpstreamTimeout(format!(
@@ -213,7 +216,7 @@ impl ScheduleClient {
         };
         record(status.as_str());
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(refused(status, challenge.as_deref()));
+            return Err(refused(status, challenges.first()));
         }
         Ok((status, body))
     }
@@ -257,16 +260,13 @@ fn unexpected(status: StatusCode, body: &Bytes) -> ApiError {
 }
 
 /// Explains a 401 or 403 from its RFC 6750 `WWW-Authenticate` challenge.
-fn refused(status: StatusCode, challenge: Option<&str>) -> ApiError {
-    let params = challenge.map(bearer_params).unwrap_or_default();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    let error = param("error");
-    let scope = param("scope").filter(|s| !s.is_empty());
+fn refused(status: StatusCode, challenge: Option<&BearerChallenge>) -> ApiError {
+    let error = challenge
+        .and_then(|c| c.error.as_ref())
+        .map(ToString::to_string);
+    let scope = challenge
+        .and_then(|c| c.scope.clone())
+        .filter(|s| !s.is_empty());
     let detail = if status == StatusCode::FORBIDDEN {
         match &scope {
             Some(scope) => format!("this service lacks scope {scope}"),
@@ -289,124 +289,20 @@ fn refused(status: StatusCode, challenge: Option<&str>) -> ApiError {
     }
 }
 
-/// The auth-params of a `Bearer` challenge (RFC 6750 §3; RFC 9110 §11.2), e.g.
-/// `Bearer error="insufficient_scope", scope="a b"` → `[("error", "insufficient_scope"),
-/// ("scope", "a b")]`. Other schemes give nothing.
-pub(crate) fn bearer_params(challenge: &str) -> Vec<(String, String)> {
-    let challenge = challenge.trim_start();
-    let Some(rest) = challenge
-        .get(..6)
-        .filter(|s| s.eq_ignore_ascii_case("bearer"))
-        .map(|_| &challenge[6..])
-    else {
-        return Vec::new();
-    };
-    if !(rest.is_empty() || rest.starts_with(' ')) {
-        return Vec::new();
-    }
-    let mut params = Vec::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars
-            .peek()
-            .is_some_and(|c| *c == ' ' || *c == ',' || *c == '\t')
-        {
-            chars.next();
-        }
-        let mut name = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c == ' ' || c == ',' {
-                break;
-            }
-            name.push(c);
-            chars.next();
-        }
-        if name.is_empty() {
-            break;
-        }
-        while chars.peek() == Some(&' ') {
-            chars.next();
-        }
-        if chars.next() != Some('=') {
-            break;
-        }
-        while chars.peek() == Some(&' ') {
-            chars.next();
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(escaped) = chars.next() {
-                            value.push(escaped);
-                        }
-                    }
-                    '"' => break,
-                    other => value.push(other),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' || c == ' ' {
-                    break;
-                }
-                value.push(c);
-                chars.next();
-            }
-        }
-        params.push((name, value));
-    }
-    params
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn pairs(raw: &str) -> Vec<(String, String)> {
-        bearer_params(raw)
-    }
-
-    #[test]
-    fn parses_insufficient_scope_challenge() {
-        let p = pairs(
-            r#"Bearer error="insufficient_scope", scope="user-schedule-service/schedule.update""#,
-        );
-        assert_eq!(
-            p,
-            vec![
-                ("error".into(), "insufficient_scope".into()),
-                (
-                    "scope".into(),
-                    "user-schedule-service/schedule.update".into()
-                )
-            ]
-        );
-    }
-
-    #[test]
-    fn parses_odd_but_valid_challenges() {
-        assert_eq!(pairs("Bearer"), vec![]);
-        assert_eq!(
-            pairs(r#"bearer realm="a \"b\"",error=invalid_token"#),
-            vec![
-                ("realm".into(), "a \"b\"".into()),
-                ("error".into(), "invalid_token".into())
-            ]
-        );
-        assert_eq!(pairs(r#"Basic realm="x""#), vec![]);
-        assert_eq!(pairs(r#"Bearerx error="x""#), vec![]);
+    /// The refusal for an answer with `status` and the `WWW-Authenticate` value `raw`.
+    fn refused_with(status: StatusCode, raw: &str) -> ApiError {
+        refused(status, BearerChallenge::parse(raw).as_ref())
     }
 
     #[test]
     fn a_403_names_the_missing_scope() {
-        let err = refused(
+        let err = refused_with(
             StatusCode::FORBIDDEN,
-            Some(
-                r#"Bearer error="insufficient_scope", scope="user-schedule-service/schedule.update""#,
-            ),
+            r#"Bearer error="insufficient_scope", scope="user-schedule-service/schedule.update""#,
         );
         assert_eq!(
             err.to_string(),
@@ -429,9 +325,9 @@ mod tests {
 
     #[test]
     fn a_401_names_the_token_problem() {
-        let err = refused(
+        let err = refused_with(
             StatusCode::UNAUTHORIZED,
-            Some(r#"Bearer error="invalid_token", error_description="expired""#),
+            r#"Bearer error="invalid_token", error_description="expired""#,
         );
         assert!(err.to_string().contains("invalid_token"), "{err}");
         assert!(matches!(

@@ -41,6 +41,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use oauth_proto::{BearerChallenge, BearerErrorCode};
 use tower::{Layer, Service};
 
 use crate::{Claims, ScopePolicy, Verifier, VerifyError};
@@ -350,30 +351,29 @@ impl AuthRejection {
     }
 
     fn challenge(&self) -> Option<String> {
-        let mut challenge = String::from("Bearer");
-        let mut sep = " ";
-        if let Some(realm) = &self.realm {
-            challenge.push_str(&format!("{sep}realm=\"{realm}\""));
-            sep = ", ";
-        }
         let (error, description, scope) = match &self.kind {
-            Rejection::MissingToken => return Some(challenge),
-            Rejection::InvalidRequest(d) => ("invalid_request", *d, None),
+            Rejection::MissingToken => (None, None, None),
+            Rejection::InvalidRequest(d) => (Some(BearerErrorCode::InvalidRequest), Some(*d), None),
             Rejection::Verify(VerifyError::JwksUnavailable(_)) => return None,
             Rejection::Verify(e @ VerifyError::InsufficientScope { required, .. }) => (
-                "insufficient_scope",
-                e.description(),
-                Some(required.as_str()),
+                Some(BearerErrorCode::InsufficientScope),
+                Some(e.description()),
+                Some(quoted_safe(required.as_str())),
             ),
-            Rejection::Verify(e) => ("invalid_token", e.description(), None),
+            Rejection::Verify(e) => (
+                Some(BearerErrorCode::InvalidToken),
+                Some(e.description()),
+                None,
+            ),
         };
-        challenge.push_str(&format!(
-            "{sep}error=\"{error}\", error_description=\"{description}\""
-        ));
-        if let Some(scope) = scope {
-            challenge.push_str(&format!(", scope=\"{}\"", quoted_safe(scope)));
-        }
-        Some(challenge)
+        let challenge = BearerChallenge {
+            realm: self.realm.as_deref().map(str::to_owned),
+            error,
+            error_description: description.map(str::to_owned),
+            error_uri: None,
+            scope,
+        };
+        Some(challenge.to_string())
     }
 
     fn detail(&self) -> &'static str {
@@ -474,7 +474,8 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     Ok(token)
 }
 
-/// Keeps only characters that need no escaping inside an HTTP quoted-string.
+/// Replaces with `?` what a header value cannot carry (controls, non-ASCII), and quotes
+/// and backslashes too, so the scope in a challenge reads the same escaped or not.
 fn quoted_safe(value: &str) -> String {
     value
         .chars()

@@ -9,6 +9,7 @@
 //! - [`Jwk`] and [`Jwks`], the key set a resource server verifies signatures with (RFC 7517);
 //! - [`AccessTokenClaims`], the ten claims of a Cognito client-credentials access token;
 //! - [`ProviderMetadata`], the discovery document;
+//! - [`bearer`], the `WWW-Authenticate: Bearer` challenges of RFC 6750 §3, read and written;
 //! - the protocol newtypes [`ClientId`], [`Scope`], [`Scopes`] and [`ClientSecret`];
 //! - [`time::Clock`], the one source of "now" for every crate of the workspace.
 //!
@@ -35,6 +36,7 @@
 //! [`ClientSecret`] never prints its value: `Debug` and `Display` are redacted, and
 //! [`ClientSecret::matches`] compares in constant time.
 
+pub mod bearer;
 mod claims;
 mod discovery;
 mod error;
@@ -43,6 +45,7 @@ mod jwk;
 pub mod time;
 mod token;
 
+pub use bearer::{BearerChallenge, BearerErrorCode};
 pub use claims::{AccessTokenClaims, TokenUse};
 pub use discovery::ProviderMetadata;
 pub use error::{ErrorCode, ErrorResponse};

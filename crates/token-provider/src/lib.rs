@@ -80,6 +80,7 @@
 //! - `client_secret_basic` sends `base64(client_id ":" client_secret)` without
 //!   form-encoding the two first, as Cognito documents (see [`ClientAuth::Basic`]).
 
+mod builder;
 mod error;
 pub mod http;
 mod jitter;
@@ -88,12 +89,15 @@ mod middleware;
 mod provider;
 mod stats;
 mod token;
+mod wire;
 
 pub use self::http::HttpClient;
+pub use builder::TokenProviderBuilder;
 pub use error::{BuildError, HttpError, HttpErrorKind, TokenError};
 #[cfg(feature = "middleware")]
 pub use middleware::BearerMiddleware;
 pub use oauth_proto::{ClientId, ClientSecret, ErrorCode, Scope, Scopes};
-pub use provider::{ClientAuth, TokenProvider, TokenProviderBuilder};
+pub use provider::TokenProvider;
 pub use stats::{Failures, Stats};
 pub use token::AccessToken;
+pub use wire::ClientAuth;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::Extensions;
 use http::header::{AUTHORIZATION, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+use oauth_proto::{BearerChallenge, BearerErrorCode};
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use tokio::time::Instant;
@@ -225,9 +226,9 @@ fn challenge_values(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 }
 
 fn has_invalid_token(value: &str) -> bool {
-    parse_challenges(value)
+    BearerChallenge::from_header_values([value])
         .iter()
-        .any(|challenge| challenge.param("error") == Some("invalid_token"))
+        .any(|challenge| challenge.error == Some(BearerErrorCode::InvalidToken))
 }
 
 /// The scopes named by `error="insufficient_scope"` challenges (RFC 6750 §3.1), in order.
@@ -238,11 +239,10 @@ fn insufficient_scopes(headers: &HeaderMap) -> Vec<String> {
 }
 
 fn scopes_of_insufficient_scope(value: &str) -> Vec<String> {
-    parse_challenges(value)
+    BearerChallenge::from_header_values([value])
         .iter()
-        .filter(|challenge| challenge.param("error") == Some("insufficient_scope"))
-        .filter_map(|challenge| challenge.param("scope"))
-        .flat_map(|scopes| scopes.split_ascii_whitespace())
+        .filter(|challenge| challenge.error == Some(BearerErrorCode::InsufficientScope))
+        .flat_map(BearerChallenge::scopes)
         .map(str::to_owned)
         .collect()
 }
@@ -252,83 +252,6 @@ fn lacks_scope(token: &AccessToken, scope: &str) -> bool {
     !token
         .scopes()
         .is_some_and(|scopes| scopes.iter().any(|s| s.as_str() == scope))
-}
-
-/// One challenge of a `WWW-Authenticate` value: its parameters, quotes removed.
-#[derive(Debug, Default)]
-struct Challenge<'a> {
-    params: Vec<(&'a str, &'a str)>,
-}
-
-impl<'a> Challenge<'a> {
-    /// The value of parameter `name` (case-insensitive), the first if repeated.
-    fn param(&self, name: &str) -> Option<&'a str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
-    }
-}
-
-/// Splits a `WWW-Authenticate` value into challenges (RFC 9110 §11.6.1): an item that
-/// starts with an auth scheme (`Bearer error="…"`, or a bare `Basic`) opens a new one;
-/// `name=value` items belong to the challenge before them. Backslash escapes inside
-/// quoted values are kept as they are (the values read here never contain any).
-fn parse_challenges(value: &str) -> Vec<Challenge<'_>> {
-    let mut challenges: Vec<Challenge<'_>> = Vec::new();
-    for item in split_outside_quotes(value) {
-        let item = item.trim();
-        if item.is_empty() {
-            continue;
-        }
-        let param = match item.split_once([' ', '\t']) {
-            Some((first, rest)) if !first.contains('=') => {
-                challenges.push(Challenge::default());
-                rest.trim()
-            }
-            _ if !item.contains('=') => {
-                challenges.push(Challenge::default());
-                continue;
-            }
-            _ => item,
-        };
-        let Some((name, value)) = param.split_once('=') else {
-            continue;
-        };
-        let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
-        if challenges.is_empty() {
-            challenges.push(Challenge::default());
-        }
-        if let Some(challenge) = challenges.last_mut() {
-            challenge.params.push((name.trim(), value));
-        }
-    }
-    challenges
-}
-
-fn split_outside_quotes(value: &str) -> Vec<&str> {
-    let mut items = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                items.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    items.push(&value[start..]);
-    items
 }
 
 impl BearerMiddleware {
