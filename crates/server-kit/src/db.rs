@@ -41,10 +41,7 @@ pub fn scheme(url: &str) -> String {
 /// `:memory:` would be another, empty database: so it gets exactly one connection, kept
 /// forever.
 #[cfg(feature = "sqlite")]
-pub async fn sqlite_pool(
-    url: &str,
-    max_connections: u32,
-) -> Result<sqlx::SqlitePool, sqlx::Error> {
+pub async fn sqlite_pool(url: &str, max_connections: u32) -> Result<sqlx::SqlitePool, sqlx::Error> {
     use std::str::FromStr;
     use std::time::Duration;
 
@@ -80,10 +77,7 @@ pub async fn sqlite_pool(
 /// Opens a PostgreSQL pool on `postgres://…` with up to `max_connections` connections;
 /// taking one waits at most 5 s.
 #[cfg(feature = "postgres")]
-pub async fn postgres_pool(
-    url: &str,
-    max_connections: u32,
-) -> Result<sqlx::PgPool, sqlx::Error> {
+pub async fn postgres_pool(url: &str, max_connections: u32) -> Result<sqlx::PgPool, sqlx::Error> {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(5))
@@ -119,7 +113,10 @@ mod tests {
             .unwrap();
         // Every query of the pool sees the same (one) database.
         for _ in 0..3 {
-            sqlx::query("SELECT x FROM t").fetch_all(&pool).await.unwrap();
+            sqlx::query("SELECT x FROM t")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
         }
     }
 }
