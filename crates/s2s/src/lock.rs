@@ -81,10 +81,10 @@ impl DataDirLock {
     /// file goes, and whatever a server had already stored stays (a pool created before
     /// the failure is found again by name next time).
     pub(crate) fn abandon(self) {
-        if self.created_dir {
-            if let Err(err) = std::fs::remove_dir_all(&self.dir) {
-                tracing::warn!(dir = %self.dir.display(), error = %err, "cannot remove the data directory this run created");
-            }
+        if self.created_dir
+            && let Err(err) = std::fs::remove_dir_all(&self.dir)
+        {
+            tracing::warn!(dir = %self.dir.display(), error = %err, "cannot remove the data directory this run created");
         }
         // Drop removes the lock file (if still there) and unlocks.
     }
@@ -92,10 +92,10 @@ impl DataDirLock {
 
 impl Drop for DataDirLock {
     fn drop(&mut self) {
-        if let Err(err) = std::fs::remove_file(&self.path) {
-            if err.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(path = %self.path.display(), error = %err, "cannot remove the lock file");
-            }
+        if let Err(err) = std::fs::remove_file(&self.path)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), error = %err, "cannot remove the lock file");
         }
         // `self.file` closes after this, which releases the lock.
     }
