@@ -231,7 +231,7 @@ pub async fn rotate_signing_key(
 /// All routes of the server, with request ids (`x-request-id`), tracing and panic capture.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/", post(admin::handle))
+        .route("/", get(index).post(admin::handle))
         .route(
             "/oauth2/token",
             post(token::handle).fallback(token::method_not_allowed),
@@ -246,6 +246,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
     server_kit::layers::instrument(routes)
+}
+
+/// `GET /`: what a person opening the server's URL in a browser needs, the endpoints.
+async fn index() -> &'static str {
+    "s2s authorization server: a local Amazon Cognito user pool for the client-credentials flow
+
+POST /                                              admin API (AWS JSON 1.1, X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>)
+POST /oauth2/token                                  token endpoint (grant_type=client_credentials)
+GET  /<userPoolId>/.well-known/jwks.json            the pool's signing keys
+GET  /<userPoolId>/.well-known/openid-configuration the pool's discovery document
+GET  /healthz                                       liveness
+GET  /metrics                                       Prometheus metrics
+"
 }
 
 async fn healthz() -> &'static str {
