@@ -14,6 +14,7 @@ mod cli;
 mod inspect;
 mod keys;
 mod provision;
+mod provision_at_start;
 mod serve;
 mod shutdown;
 mod stack;
