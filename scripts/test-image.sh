@@ -31,7 +31,7 @@ admin_key=ci-admin
 admin_secret="ci-admin-secret-$$-$RANDOM"
 
 cleanup() {
-  container_engine rm -f -t 0 "$name" "$name-refused" >/dev/null 2>&1 || true
+  container_engine rm -f -v -t 0 "$name" "$name-refused" >/dev/null 2>&1 || true
   container_engine volume rm -f "$volume" >/dev/null 2>&1 || true
   container_engine rmi -f "$tag" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -55,7 +55,7 @@ user="$(container_engine image inspect --format '{{.Config.User}}' "$tag")"
 check "runs as $user"
 
 # Without admin credentials, listening on 0.0.0.0 is refused, with the way out named.
-if container_engine run --name "$name-refused" "$tag" >"$work/refused.log" 2>&1; then
+if container_engine run --rm --name "$name-refused" "$tag" >"$work/refused.log" 2>&1; then
   fail "the image served an unsigned admin API on 0.0.0.0"
 fi
 grep -q -- '--allow-unauthenticated-admin' "$work/refused.log" \

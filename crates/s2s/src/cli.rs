@@ -231,14 +231,15 @@ pub(crate) struct ServeAuthorizationServerArgs {
     #[arg(long, env = "S2S_STACK")]
     pub(crate) stack: Option<PathBuf>,
 
-    /// With --stack: where to write the outputs as JSON (they are printed too).
+    /// With --stack: where to write the outputs as JSON (they are printed too; ignored
+    /// without --stack).
     /// [default: <data-dir>/outputs.json]
-    #[arg(long, env = "S2S_OUT", requires = "stack")]
+    #[arg(long, env = "S2S_OUT")]
     pub(crate) out: Option<PathBuf>,
 
     /// With --stack: where to write the client secret (mode 0600; never printed).
     /// [default: client-secret next to the outputs]
-    #[arg(long, env = "S2S_SECRET_OUT", requires = "stack")]
+    #[arg(long, env = "S2S_SECRET_OUT")]
     pub(crate) secret_out: Option<PathBuf>,
 }
 

@@ -107,6 +107,8 @@ async fn apply(
     };
     let applied = provision::apply(&client, stack, &target, &mut |line| println!("  {line}")).await;
 
+    // Its pooled connections closed first, so that the graceful stop has nothing to wait for.
+    drop(client);
     let _ = stop.send(());
     private_server
         .await
