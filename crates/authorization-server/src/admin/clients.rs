@@ -33,6 +33,7 @@ const EXPLICIT_AUTH_FLOWS: &[&str] = &[
     "ALLOW_USER_SRP_AUTH",
     "ALLOW_REFRESH_TOKEN_AUTH",
     "ALLOW_USER_AUTH",
+    "ALLOW_CLIENT_TOKEN_AUTH",
 ];
 
 /// Members shared by create and update (besides the ids).
@@ -243,7 +244,18 @@ async fn build_settings(
                 "ExplicitAuthFlows cannot mix legacy values with ALLOW_ prefixed values.",
             ));
         }
-        if modern > 0 && !flows.iter().any(|f| f == "ALLOW_REFRESH_TOKEN_AUTH") {
+        // GetClientToken's flow excludes the user flows (so it needs no refresh flow).
+        let client_token = flows.iter().any(|f| f == "ALLOW_CLIENT_TOKEN_AUTH");
+        if client_token
+            && flows
+                .iter()
+                .any(|f| f != "ALLOW_CLIENT_TOKEN_AUTH" && f != "ALLOW_REFRESH_TOKEN_AUTH")
+        {
+            return Err(AdminError::invalid_parameter(
+                "ALLOW_CLIENT_TOKEN_AUTH cannot be combined with user authentication flows.",
+            ));
+        }
+        if modern > 0 && !client_token && !flows.iter().any(|f| f == "ALLOW_REFRESH_TOKEN_AUTH") {
             return Err(AdminError::invalid_parameter(
                 "REFRESH_TOKEN_AUTH should always be allowed.",
             ));

@@ -277,6 +277,7 @@ async fn conformance(store: Arc<dyn Store>) {
         domain: d.to_owned(),
         pool_id: p.to_owned(),
         created_ms: 5,
+        managed_login_version: None,
     };
     store.create_domain(&domain("auth-a", a)).await.unwrap();
     assert!(
