@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use server_kit::errors::ErrorReport;
 use utoipa::ToSchema;
 
 use crate::domain::{ArticleId, InvalidField};
@@ -125,14 +126,6 @@ pub(crate) struct Problem {
     pub(crate) oauth_error: Option<String>,
 }
 
-/// The description of the error a response was made from, kept in the response
-/// extensions so one middleware logs it inside the request's span.
-#[derive(Debug, Clone)]
-pub(crate) struct ErrorReport {
-    pub(crate) status: StatusCode,
-    pub(crate) message: String,
-}
-
 impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
@@ -226,44 +219,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = self.problem();
-        let report = ErrorReport {
-            status: self.status(),
-            message: error_chain(&self),
-        };
-        let mut response = (self.status(), Json(problem)).into_response();
+        let mut response = (self.status(), Json(self.problem())).into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        response.extensions_mut().insert(report);
+        // Logged once, inside the request's span, by server-kit's middleware.
+        ErrorReport::attach(&mut response, &self);
         response
     }
-}
-
-/// The error and its sources, `: `-separated.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
-/// Logs the error a response was made from, inside the request's trace span.
-pub(crate) async fn log_errors(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let response = next.run(request).await;
-    if let Some(report) = response.extensions().get::<ErrorReport>() {
-        if report.status.is_server_error() {
-            tracing::error!(status = report.status.as_u16(), error = %report.message, "request failed");
-        } else {
-            tracing::debug!(status = report.status.as_u16(), error = %report.message, "request refused");
-        }
-    }
-    response
 }

@@ -83,13 +83,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
 use oauth_proto::time::Clock;
 use time::OffsetDateTime;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 pub mod domain;
 mod error;
@@ -183,6 +180,8 @@ pub(crate) struct Inner {
     pub(crate) schedules: ScheduleClient,
     pub(crate) tokens: Arc<dyn Tokens>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The OpenAPI document (JSON), serialised once.
+    pub(crate) openapi: Bytes,
 }
 
 impl fmt::Debug for AppState {
@@ -246,6 +245,7 @@ impl AppState {
                 schedules,
                 tokens,
                 clock,
+                openapi: openapi::document(),
             }),
         })
     }
@@ -280,42 +280,22 @@ pub(crate) fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
 
 /// The service's routes with request ids, tracing, metrics and error logging.
 pub fn router(state: AppState) -> Router {
-    let x_request_id = HeaderName::from_static("x-request-id");
     let body_limit = state.inner.config.max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         .merge(routes::articles::router())
         .merge(routes::publication::router())
-        .merge(routes::ops::router())
-        .route_layer(axum::middleware::from_fn(routes::ops::track_metrics))
+        .merge(routes::ops::router());
+    let routes = server_kit::metrics::track(routes, SERVICE)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(
-                    x_request_id.clone(),
-                    MakeRequestUuid,
-                ))
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                        let request_id = request
-                            .headers()
-                            .get("x-request-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default();
-                        tracing::info_span!(
-                            "request",
-                            method = %request.method(),
-                            path = %request.uri().path(),
-                            request_id = %request_id,
-                        )
-                    }),
-                )
-                .layer(PropagateRequestIdLayer::new(x_request_id))
-                .layer(axum::middleware::from_fn(error::log_errors))
-                .layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state);
+    server_kit::layers::instrument(routes)
 }
+
+/// The `service` label of the HTTP metrics and the name in the logs: `s2s up` runs every
+/// service behind one recorder.
+const SERVICE: &str = "articles-service";
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
 /// flight (graceful shutdown). The caller binds the listener (port 0 in tests).
@@ -324,12 +304,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "articles-service listening");
-    }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server_kit::serve(SERVICE, listener, router, shutdown).await
 }
 
 #[cfg(test)]

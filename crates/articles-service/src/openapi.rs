@@ -1,5 +1,6 @@
 //! The OpenAPI description, served at `/openapi.json`.
 
+use axum::body::Bytes;
 use utoipa::OpenApi;
 
 use crate::domain::{Article, InvalidField, Status};
@@ -26,10 +27,10 @@ use crate::schedule::ScheduleEvent;
         crate::routes::articles::delete_article,
         crate::routes::publication::get_author_schedule,
         crate::routes::publication::book_publication,
-        crate::routes::ops::get_health,
-        crate::routes::ops::get_readiness,
-        crate::routes::ops::get_metrics,
-        crate::routes::ops::get_openapi,
+        crate::routes::ops::healthz,
+        crate::routes::ops::readyz,
+        crate::routes::ops::metrics,
+        crate::routes::ops::openapi_json,
     ),
     components(schemas(
         Article, ArticleWrite, ArticlePage, Status, Problem, InvalidField, AuthorSchedule,
@@ -41,4 +42,11 @@ use crate::schedule::ScheduleEvent;
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
-pub(crate) struct ApiDoc;
+struct ApiDoc;
+
+/// The document, serialised (once, when the state is built).
+pub(crate) fn document() -> Bytes {
+    serde_json::to_vec(&ApiDoc::openapi())
+        .map(Bytes::from)
+        .unwrap_or_default()
+}

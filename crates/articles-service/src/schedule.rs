@@ -107,8 +107,7 @@ impl ScheduleClient {
         url
     }
 
-    /// The user's events in `[from, to)`, following pagination. A user unknown to
-    /// user-schedule-service (404: they have no events yet) has none.
+    /// The user's events in `[from, to)`, following pagination.
     pub(crate) async fn list_events(
         &self,
         user: &AuthorId,
@@ -130,7 +129,6 @@ impl ScheduleClient {
             let request = self.http.get(url);
             let (status, body) = self.call(request).await?;
             match status {
-                StatusCode::NOT_FOUND => return Ok(events),
                 StatusCode::OK => {
                     let page: EventPage = decode(status, &body)?;
                     events.extend(page.events);

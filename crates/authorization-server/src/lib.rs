@@ -56,12 +56,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use oauth_proto::time::Clock;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 mod admin;
 mod discovery;
@@ -235,8 +233,7 @@ pub async fn rotate_signing_key(
 
 /// All routes of the server, with request ids (`x-request-id`), tracing and panic capture.
 pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let routes = Router::new()
         .route("/", post(admin::handle))
         .route(
             "/oauth2/token",
@@ -254,10 +251,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .with_state(state)
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new());
+    server_kit::layers::instrument(routes)
 }
 
 async fn healthz() -> &'static str {
@@ -290,9 +285,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server_kit::serve("authorization-server", listener, router, shutdown).await
 }
 
 #[cfg(test)]

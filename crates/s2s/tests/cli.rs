@@ -211,15 +211,15 @@ async fn up_runs_the_flow_and_a_second_up_reuses_everything() {
     assert_eq!(token["token_type"], "Bearer");
     assert_eq!(token["expires_in"], 3600);
 
-    // The resource server accepts it for a read: past the token check, alice has no
-    // schedule yet (404); without the token the same call is refused (401).
+    // The resource server accepts it for a read: past the token check, alice's schedule
+    // is empty (200); without the token the same call is refused (401).
     let read = http
         .get(format!("{schedules}/users/alice/schedule"))
         .bearer_auth(&access_token)
         .send()
         .await
         .unwrap();
-    assert_eq!(read.status(), 404);
+    assert_eq!(read.status(), 200);
     let anonymous = http
         .get(format!("{schedules}/users/alice/schedule"))
         .send()

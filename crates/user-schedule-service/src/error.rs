@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use server_kit::errors::ErrorReport;
 use utoipa::ToSchema;
 
 use crate::domain::FieldError;
@@ -122,20 +123,29 @@ impl IntoResponse for Problem {
 }
 
 impl IntoResponse for ApiError {
+    /// The problem document, with an [`ErrorReport`] for the error-logging middleware.
     fn into_response(self) -> Response {
+        let mut response = self.problem_response();
+        ErrorReport::attach(&mut response, &self);
+        response
+    }
+}
+
+impl ApiError {
+    fn problem_response(&self) -> Response {
         let problem = match self {
             Self::BadRequest { detail, errors } => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "urn:s2s:problem:malformed-request",
-                detail,
+                detail.clone(),
             )
-            .with_errors(errors),
+            .with_errors(errors.clone()),
             Self::Invalid(errors) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "urn:s2s:problem:invalid-event",
-                format!("the event is invalid: {}", list(&errors)),
+                format!("the event is invalid: {}", list(errors)),
             )
-            .with_errors(errors),
+            .with_errors(errors.clone()),
             Self::PayloadTooLarge(limit) => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "about:blank",
@@ -170,14 +180,8 @@ impl IntoResponse for ApiError {
                 }
                 return response;
             }
-            Self::Store(error) => {
-                tracing::error!(error = %error, source = ?std::error::Error::source(&error), "store failure");
-                internal()
-            }
-            Self::Internal(what) => {
-                tracing::error!(error = what, "internal error");
-                internal()
-            }
+            // Logged by the middleware, never told to the client.
+            Self::Store(_) | Self::Internal(_) => internal(),
         };
         problem.into_response()
     }

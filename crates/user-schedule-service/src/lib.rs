@@ -4,7 +4,8 @@
 //! `<resource-server>/schedule.read`; writes (`POST …/events`, `PUT` and `DELETE
 //! …/events/{event_id}`) need `<resource-server>/schedule.update`. Tokens are verified by
 //! `jwt-verifier`; refusals are its RFC 6750 responses. Everything else fails as an
-//! RFC 9457 problem document.
+//! RFC 9457 problem document. A user with no events has an empty schedule (200, no
+//! events), not a missing one.
 //!
 //! The crate follows the workspace's server shape: the caller builds an [`AppState`] from
 //! a [`Config`], a store from [`store::connect`], a verifier and a clock, then calls
@@ -47,21 +48,16 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
 use jwt_verifier::Verifier;
 use jwt_verifier::axum::{JwtAuthLayer, RequireScopeLayer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use oauth_proto::time::Clock;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 mod auth;
 pub mod domain;
@@ -73,7 +69,6 @@ pub mod store;
 pub use error::{ApiError, Problem, ProblemField};
 
 use domain::{EventId, Timestamp};
-use routes::{ops, schedule};
 
 /// The default resource server identifier (the prefix of the two scopes).
 pub const DEFAULT_RESOURCE_SERVER: &str = "user-schedule-service";
@@ -126,6 +121,8 @@ struct Inner {
     store: Arc<dyn store::ScheduleStore>,
     verifier: Verifier,
     clock: Arc<dyn Clock>,
+    /// The OpenAPI document, serialised once with this deployment's scopes.
+    openapi: Bytes,
 }
 
 impl fmt::Debug for AppState {
@@ -146,12 +143,14 @@ impl AppState {
         verifier: Verifier,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let openapi = openapi::document(&config.resource_server);
         Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 verifier,
                 clock,
+                openapi,
             }),
         }
     }
@@ -182,12 +181,9 @@ impl AppState {
         Ok(EventId::from_random_bytes(bytes))
     }
 
-    fn read_scope(&self) -> String {
-        format!("{}/schedule.read", self.inner.config.resource_server)
-    }
-
-    fn update_scope(&self) -> String {
-        format!("{}/schedule.update", self.inner.config.resource_server)
+    /// The OpenAPI document (JSON), built when the state was.
+    pub(crate) fn openapi(&self) -> Bytes {
+        self.inner.openapi.clone()
     }
 }
 
@@ -214,81 +210,30 @@ pub fn router_without_auth_for_benchmarks(state: AppState) -> Router {
 }
 
 fn build_router(state: AppState, auth: Auth) -> Router {
-    use axum::routing::MethodRouter;
-    use axum::routing::{post, put};
-    // Scope checks per method: reads and writes share a path but not a scope.
-    let (read_scope, update_scope) = (state.read_scope(), state.update_scope());
-    let reads = |route: MethodRouter<AppState>| match auth {
-        Auth::Verify => route.route_layer(RequireScopeLayer::all_of([read_scope.clone()])),
-        Auth::Off => route,
-    };
-    let writes = |route: MethodRouter<AppState>| match auth {
-        Auth::Verify => route.route_layer(RequireScopeLayer::all_of([update_scope.clone()])),
-        Auth::Off => route,
-    };
-    let api: Router<AppState> = Router::new()
-        .route(
-            "/users/{user_id}/schedule",
-            reads(get(schedule::list_schedule)),
-        )
-        .route(
-            "/users/{user_id}/schedule/events",
-            writes(post(schedule::create_event)),
-        )
-        .route(
-            "/users/{user_id}/schedule/events/{event_id}",
-            reads(get(schedule::get_event)).merge(writes(
-                put(schedule::replace_event).delete(schedule::delete_event),
-            )),
-        );
+    let resource_server = &state.config().resource_server;
+    let api = routes::API
+        .iter()
+        .fold(Router::new(), |api: Router<AppState>, route| {
+            let handler = (route.handler)();
+            let handler = match auth {
+                Auth::Verify => handler.route_layer(RequireScopeLayer::all_of([route
+                    .access
+                    .scope(resource_server)])),
+                Auth::Off => handler,
+            };
+            api.route(route.path, handler)
+        });
     // `route_layer`: the verification layer wraps the scope layers (it runs first) and
     // only matched routes, so an unknown path is still a plain 404.
     let api = match auth {
         Auth::Verify => api.route_layer(JwtAuthLayer::new(state.verifier().clone())),
         Auth::Off => api.route_layer(middleware::from_fn(bench_caller)),
     };
-
-    let ops = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi_json));
-
-    let x_request_id = HeaderName::from_static("x-request-id");
     let body_limit = state.config().body_limit;
-    api.merge(ops)
-        .route_layer(middleware::from_fn(track_metrics))
+    let routes = server_kit::metrics::track(api.merge(routes::ops::router()), SERVICE)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(
-                    x_request_id.clone(),
-                    MakeRequestUuid,
-                ))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(make_span)
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-                )
-                .layer(PropagateRequestIdLayer::new(x_request_id)),
-        )
-}
-
-/// The span of one request: method, path and request id. Never headers (tokens) and never
-/// the query string.
-fn make_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        path = %request.uri().path(),
-        request_id = %request_id,
-    )
+        .layer(DefaultBodyLimit::max(body_limit));
+    server_kit::layers::instrument(routes)
 }
 
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
@@ -299,50 +244,9 @@ async fn bench_caller(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The `service` label of the HTTP metrics: `s2s up` runs every service behind one recorder.
+/// The `service` label of the HTTP metrics and the name in the logs: `s2s up` runs every
+/// service behind one recorder.
 const SERVICE: &str = "user-schedule-service";
-
-/// Counts requests by route, method and status, times them by route, and counts RFC 6750
-/// refusals by their `error` code.
-async fn track_metrics(request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
-    let response = next.run(request).await;
-    let status = response.status();
-    if let Some(challenge) = response
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-    {
-        let reason = challenge_error(challenge)
-            .unwrap_or("missing_token")
-            .to_owned();
-        metrics::counter!("http_auth_refusals_total", "service" => SERVICE, "route" => route.clone(), "reason" => reason)
-            .increment(1);
-    }
-    metrics::counter!(
-        "http_requests_total",
-        "service" => SERVICE,
-        "route" => route.clone(),
-        "method" => method,
-        "status" => status.as_u16().to_string()
-    )
-    .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "service" => SERVICE, "route" => route)
-        .record(start.elapsed().as_secs_f64());
-    response
-}
-
-/// The `error` parameter of a `Bearer` challenge, if any.
-fn challenge_error(challenge: &str) -> Option<&str> {
-    let start = challenge.find("error=\"")? + "error=\"".len();
-    let rest = &challenge[start..];
-    Some(&rest[..rest.find('"')?])
-}
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting
 /// connections and waits for the requests in flight to finish.
@@ -351,10 +255,5 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "user-schedule-service listening");
-    }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server_kit::serve(SERVICE, listener, router, shutdown).await
 }

@@ -1,10 +1,13 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use axum::body::Bytes;
+use axum::http::Method;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{ops, schedule};
+use crate::routes::{API, ops, schedule};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +33,7 @@ use crate::routes::{ops, schedule};
         schedule::EventBody,
         schedule::EventInput,
         schedule::SchedulePage,
-        ops::Status,
+        ops::Health,
         Problem,
         ProblemField
     )),
@@ -62,32 +65,35 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document, with the scopes spelled for this deployment's resource server.
-pub(crate) fn document(resource_server: &str) -> serde_json::Value {
-    let mut value = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-    if resource_server != crate::DEFAULT_RESOURCE_SERVER {
-        rename_scopes(&mut value, resource_server);
+/// The document, serialised, with each API route's scope (from [`API`], the table the
+/// router is built from) spelled for this deployment's resource server.
+pub(crate) fn document(resource_server: &str) -> Bytes {
+    let mut doc = ApiDoc::openapi();
+    for route in API {
+        if let Some(operation) = doc
+            .paths
+            .paths
+            .get_mut(route.path)
+            .and_then(|item| operation(item, &route.method))
+        {
+            operation.security = Some(vec![SecurityRequirement::new(
+                "bearer",
+                [route.access.scope(resource_server)],
+            )]);
+        }
     }
-    value
+    serde_json::to_vec(&doc)
+        .map(Bytes::from)
+        .unwrap_or_default()
 }
 
-/// Rewrites `user-schedule-service/schedule.*` in security requirements.
-fn rename_scopes(value: &mut serde_json::Value, resource_server: &str) {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => {
-            if let Some(rest) = s.strip_prefix(crate::DEFAULT_RESOURCE_SERVER)
-                && rest.starts_with("/schedule.")
-            {
-                *s = format!("{resource_server}{rest}");
-            }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| rename_scopes(v, resource_server)),
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|v| rename_scopes(v, resource_server)),
-        _ => {}
+/// The operation of `item` for `method`.
+fn operation<'a>(item: &'a mut PathItem, method: &Method) -> Option<&'a mut Operation> {
+    match *method {
+        Method::GET => item.get.as_mut(),
+        Method::POST => item.post.as_mut(),
+        Method::PUT => item.put.as_mut(),
+        Method::DELETE => item.delete.as_mut(),
+        _ => None,
     }
 }

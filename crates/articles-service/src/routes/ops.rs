@@ -1,26 +1,23 @@
-//! Operations: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, and the request
-//! metrics middleware.
+//! Operations: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 
+/// The operations routes, the same in every service.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(get_health))
-        .route("/readyz", get(get_readiness))
-        .route("/metrics", get(get_metrics))
-        .route("/openapi.json", get(get_openapi))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
 }
 
 /// The body of `/healthz` and `/readyz`.
@@ -33,7 +30,7 @@ pub(crate) struct Health {
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "Alive", body = Health)))]
-pub(crate) async fn get_health() -> Json<Health> {
+pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
@@ -44,7 +41,7 @@ pub(crate) async fn get_health() -> Json<Health> {
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "Not ready, and why", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn get_readiness(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state
         .inner
         .store
@@ -74,7 +71,7 @@ pub(crate) async fn get_readiness(State(state): State<AppState>) -> Result<Json<
 /// built without a handle), plus the count of token requests this service made.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub(crate) async fn get_metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state
         .inner
         .config
@@ -104,27 +101,10 @@ pub(crate) async fn get_metrics(State(state): State<AppState>) -> Response {
 /// This API's OpenAPI 3.1 description.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-pub(crate) async fn get_openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::ApiDoc::openapi())
-}
-
-/// Counts and times every routed request, labelled with the service (`s2s up` runs several
-/// services behind one recorder) and the route template (never the raw path, which would
-/// make one series per article).
-const SERVICE: &str = "articles-service";
-
-pub(crate) async fn track_metrics(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "service" => SERVICE, "route" => route.clone(), "method" => method, "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "service" => SERVICE, "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    response
+pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.inner.openapi.clone(),
+    )
+        .into_response()
 }

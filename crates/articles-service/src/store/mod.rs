@@ -120,13 +120,14 @@ pub trait ArticleStore: Debug + Send + Sync + 'static {
 /// `sqlite://PATH` creates the file if missing; `sqlite::memory:` is a private in-memory
 /// database; `postgres://…` connects to PostgreSQL.
 pub async fn connect(url: &str) -> Result<Arc<dyn ArticleStore>, StoreError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    match scheme {
+    use server_kit::db::Backend;
+    match Backend::of(url) {
         #[cfg(feature = "sqlite")]
-        "sqlite" => Ok(Arc::new(SqliteStore::connect(url).await?)),
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::connect(url).await?)),
         #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::connect(url).await?)),
-        other => Err(StoreError::UnsupportedUrl(other.chars().take(32).collect())),
+        Some(Backend::Postgres) => Ok(Arc::new(PostgresStore::connect(url).await?)),
+        // Never echo a URL that may hold a password: keep only the scheme.
+        _ => Err(StoreError::UnsupportedUrl(server_kit::db::scheme(url))),
     }
 }
 

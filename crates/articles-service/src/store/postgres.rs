@@ -1,8 +1,6 @@
 //! The PostgreSQL store: several replicas over one database.
 
-use std::time::Duration;
-
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -18,10 +16,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to `postgres://…` and migrates the database.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+        let pool = server_kit::db::postgres_pool(url, 10)
             .await
             .map_err(StoreError::Connect)?;
         sqlx::migrate!("./migrations/postgres")

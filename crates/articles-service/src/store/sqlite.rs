@@ -1,9 +1,6 @@
 //! The SQLite store: the embedded default.
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -18,32 +15,12 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens `sqlite://PATH` (creating the file) or `sqlite::memory:` and migrates it.
+    /// Opens `sqlite://PATH` (creating the file) or `sqlite::memory:` and migrates it; see
+    /// [`server_kit::db::sqlite_pool`] for the pool.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::Connect)?
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = if in_memory {
-            // An in-memory database lives as long as one connection to it: keep exactly one,
-            // forever. (Several connections would share it through SQLite's shared cache,
-            // whose table locks fail instead of waiting.)
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options)
-                .await
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
-                .await
-        }
-        .map_err(StoreError::Connect)?;
+        let pool = server_kit::db::sqlite_pool(url, 8)
+            .await
+            .map_err(StoreError::Connect)?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await

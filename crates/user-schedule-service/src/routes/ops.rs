@@ -1,33 +1,43 @@
 //! Operations: health, readiness, metrics and the OpenAPI document.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::Problem;
 
+/// The operations routes, the same in every service.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
+}
+
 /// The body of a healthy `/healthz` or `/readyz`.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Status {
+pub(crate) struct Health {
     /// Always `"ok"`.
     status: &'static str,
 }
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "Up", body = Status)))]
-pub(crate) async fn healthz() -> Json<Status> {
-    Json(Status { status: "ok" })
+    responses((status = 200, description = "Up", body = Health)))]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// The database answers and the issuer's signing keys are loaded (fetched now if not).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = Status),
+        (status = 200, description = "Ready", body = Health),
         (status = 503, description = "Not ready; the detail names what is missing", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
@@ -48,7 +58,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
         }
     }
     if missing.is_empty() {
-        Json(Status { status: "ok" }).into_response()
+        Json(Health { status: "ok" }).into_response()
     } else {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -81,5 +91,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
 pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
-    Json(crate::openapi::document(&state.config().resource_server)).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.openapi(),
+    )
+        .into_response()
 }

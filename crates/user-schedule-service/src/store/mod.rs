@@ -133,17 +133,15 @@ pub trait ScheduleStore: Debug + Send + Sync + 'static {
 ///   in-memory database, gone when the store is dropped);
 /// - `postgres://…` or `postgresql://…`.
 pub async fn connect(url: &str) -> Result<Arc<dyn ScheduleStore>, StoreError> {
-    #[cfg(feature = "sqlite")]
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::connect(url).await?));
+    use server_kit::db::Backend;
+    match Backend::of(url) {
+        #[cfg(feature = "sqlite")]
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::connect(url).await?)),
+        #[cfg(feature = "postgres")]
+        Some(Backend::Postgres) => Ok(Arc::new(PostgresStore::connect(url).await?)),
+        // Never echo a URL that may hold a password: keep only the scheme.
+        _ => Err(StoreError::UnsupportedUrl(server_kit::db::scheme(url))),
     }
-    #[cfg(feature = "postgres")]
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(PostgresStore::connect(url).await?));
-    }
-    // Never echo a URL that may hold a password: keep only the scheme.
-    let scheme = url.split(':').next().unwrap_or_default();
-    Err(StoreError::UnsupportedUrl(format!("{scheme}:")))
 }
 
 /// Why a conditional write touched no row: unknown user, unknown event or version.

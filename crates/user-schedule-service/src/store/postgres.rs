@@ -1,6 +1,6 @@
 //! The PostgreSQL store: for several replicas over one database.
 
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to `postgres://…` and migrates the database.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        let pool = server_kit::db::postgres_pool(url, 8).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }

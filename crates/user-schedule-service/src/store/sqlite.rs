@@ -1,8 +1,6 @@
 //! The SQLite store: the embedded default.
 
-use std::str::FromStr;
-
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::StoreError;
@@ -15,29 +13,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens `sqlite://PATH` (created if missing) or `sqlite::memory:` and migrates it.
-    ///
-    /// An in-memory database lives in one connection that is never recycled, since each
-    /// new connection to `:memory:` would be a different, empty database.
+    /// Opens `sqlite://PATH` (created if missing) or `sqlite::memory:` and migrates it;
+    /// see [`server_kit::db::sqlite_pool`] for the pool.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .foreign_keys(true);
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options)
-                .await?
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
-                .await?
-        };
+        let pool = server_kit::db::sqlite_pool(url, 8).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }

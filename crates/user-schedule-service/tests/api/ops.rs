@@ -75,7 +75,8 @@ async fn metrics_count_requests_by_route_and_status() {
     let app = TestApp::spawn_with(config).await;
     app.create_event("metrics-user", &event_body("x", 1)).await;
     app.list_schedule("metrics-user", "").await;
-    app.list_schedule("metrics-unknown", "").await;
+    app.get_event("metrics-user", "7b0a3d1c-2a44-4c5e-9d2b-0f6f1a2b3c4d")
+        .await;
     let anonymous = TestApp {
         authorization: None,
         ..app
@@ -100,7 +101,7 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(
         text.lines().any(|l| l.starts_with("http_requests_total")
             && l.contains("service=\"user-schedule-service\"")
-            && l.contains("route=\"/users/{user_id}/schedule\"")
+            && l.contains("route=\"/users/{user_id}/schedule/events/{event_id}\"")
             && l.contains("method=\"GET\"")
             && l.contains("status=\"404\"")),
         "{text}"

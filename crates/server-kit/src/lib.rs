@@ -1,0 +1,35 @@
+//! The skeleton the three s2s servers (authorization-server, user-schedule-service,
+//! articles-service) share, so that the same role has the same shape everywhere:
+//!
+//! - [`serve`]: serve a router on a listener the caller bound, log the bound address with
+//!   the service's name, drain the requests in flight on shutdown;
+//! - [`layers::instrument`]: set and propagate `x-request-id`, open one trace span per
+//!   request (method, path, request id — never headers, never the query string) and log,
+//!   inside that span, the error a response was made from;
+//! - [`errors`]: how a handler's error reaches that log ([`errors::ErrorReport`] in the
+//!   response extensions), so no service logs in its `IntoResponse`;
+//! - [`metrics::track`]: `http_requests_total`, `http_request_duration_seconds` and
+//!   `http_auth_refusals_total`, labelled with the service;
+//! - [`db`]: the SQLite and PostgreSQL connection pools every store opens the same way.
+//!
+//! Nothing else belongs here: routes, handlers, state and OpenAPI documents stay in each
+//! service. This crate depends on no crate of the workspace.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let router = server_kit::layers::instrument(axum::Router::new());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! server_kit::serve("my-service", listener, router, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+
+pub mod db;
+pub mod errors;
+pub mod layers;
+pub mod metrics;
+mod serve;
+
+pub use serve::serve;
