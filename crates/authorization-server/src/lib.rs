@@ -62,6 +62,7 @@ use axum::routing::{get, post};
 use oauth_proto::time::Clock;
 
 mod admin;
+mod certificate;
 mod discovery;
 mod error;
 mod grants;

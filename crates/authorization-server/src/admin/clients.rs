@@ -366,6 +366,7 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
     let units = check_model(&mut v, &request);
     v.finish()?;
     existing(state, &pool_id).await?;
+    super::quotas::check_app_clients(state, &pool_id).await?;
     let generate = request.generate_secret.unwrap_or(false);
     if generate && request.client_secret.is_some() {
         return Err(AdminError::invalid_parameter(

@@ -21,6 +21,7 @@ pub(crate) mod error;
 mod mfa;
 mod operation;
 mod pools;
+mod quotas;
 mod resource_servers;
 mod revocation;
 pub(crate) mod sigv4;

@@ -595,3 +595,126 @@ async fn access_tokens_cannot_be_revoked_as_in_cognito() {
         .await;
     assert_eq!(ok, json!({}));
 }
+
+async fn certificate_of(app: &TestApp, pool_id: &str) -> String {
+    app.admin("GetSigningCertificate", json!({"UserPoolId": pool_id}))
+        .await["Certificate"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `(tag, content, rest)` of one DER TLV.
+fn der(input: &[u8]) -> (u8, &[u8], &[u8]) {
+    let tag = input[0];
+    let (len, header) = match input[1] {
+        short if short < 0x80 => (usize::from(short), 2),
+        long => {
+            let n = usize::from(long & 0x7f);
+            let len = input[2..2 + n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, 2 + n)
+        }
+    };
+    (tag, &input[header..header + len], &input[header + len..])
+}
+
+#[tokio::test]
+async fn signing_certificate_is_self_signed_and_survives_a_restart() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let options = || Options {
+        database_url: database_url.clone(),
+        ..Options::default()
+    };
+    let first = TestApp::spawn_with(options()).await;
+    let pool = first
+        .admin("CreateUserPool", json!({"PoolName": "p"}))
+        .await;
+    let id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let certificate = certificate_of(&first, &id).await;
+    assert_eq!(certificate_of(&first, &id).await, certificate);
+    first.stop().await;
+    let second = TestApp::spawn_with(options()).await;
+    assert_eq!(certificate_of(&second, &id).await, certificate);
+
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }.
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&certificate)
+        .unwrap();
+    let (tag, body, rest) = der(&bytes);
+    assert_eq!((tag, rest.len()), (0x30, 0));
+    let (_, _, after_tbs) = der(body);
+    let tbs_der = &body[..body.len() - after_tbs.len()];
+    let (_, _, after_alg) = der(after_tbs);
+    let (tag, bits, _) = der(after_alg);
+    assert_eq!((tag, bits[0]), (0x03, 0));
+    // The subject names the pool, and the public key is the pool's first published key.
+    let text = String::from_utf8_lossy(tbs_der);
+    assert!(text.contains(&id));
+    let jwks = second.jwks(&id).await;
+    let signed_by_a_published_key = jwks.keys.iter().any(|jwk| {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let key = aws_lc_rs::signature::RsaPublicKeyComponents {
+            n: URL_SAFE_NO_PAD.decode(&jwk.n).unwrap(),
+            e: URL_SAFE_NO_PAD.decode(&jwk.e).unwrap(),
+        };
+        key.verify(
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            tbs_der,
+            &bits[1..],
+        )
+        .is_ok()
+    });
+    assert!(signed_by_a_published_key);
+    let (kind, _) = second
+        .admin_error(
+            "GetSigningCertificate",
+            json!({"UserPoolId": "us-east-1_000000000"}),
+        )
+        .await;
+    assert_eq!(kind, "ResourceNotFoundException");
+}
+
+#[tokio::test]
+async fn app_clients_stop_at_cognitos_quota() {
+    use authorization_server::store::{ClientRecord, ClientSettings};
+    let app = TestApp::spawn().await;
+    let pool = app.admin("CreateUserPool", json!({"PoolName": "p"})).await;
+    let id = pool["UserPool"]["Id"].as_str().unwrap();
+    // 999 clients straight into the store, the 1,000th through the API.
+    for i in 0..999 {
+        let client = ClientRecord {
+            pool_id: id.to_owned(),
+            client_id: format!("{i:026}"),
+            name: format!("c{i}"),
+            secret: None,
+            settings: ClientSettings::default(),
+            created_ms: 0,
+            modified_ms: 0,
+        };
+        app.state.store().create_client(&client).await.unwrap();
+    }
+    let create = json!({"UserPoolId": id, "ClientName": "last"});
+    app.admin("CreateUserPoolClient", create.clone()).await;
+    let (kind, message) = app.admin_error("CreateUserPoolClient", create).await;
+    assert_eq!(kind, "LimitExceededException");
+    assert!(message.contains("1000"), "{message}");
+    let listed = app
+        .admin(
+            "ListUserPoolClients",
+            json!({"UserPoolId": id, "MaxResults": 60}),
+        )
+        .await;
+    assert_eq!(listed["UserPoolClients"].as_array().unwrap().len(), 60);
+    let count = app
+        .state
+        .store()
+        .list_clients(id, None, 2_000)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(count, 1_000);
+}
