@@ -8,6 +8,8 @@
 //!   app clients, resource servers and domains;
 //! - `POST /oauth2/token` — the client-credentials grant (`client_secret_basic` and
 //!   `client_secret_post`), RS256 access tokens with Cognito's header and ten claims;
+//! - `POST /oauth2/revoke` — answers as Cognito does for client-credentials access tokens
+//!   (they cannot be revoked: `unsupported_token_type`);
 //! - `GET /{userPoolId}/.well-known/jwks.json` and `.../openid-configuration`;
 //! - `GET /healthz` and `GET /metrics`.
 //!
@@ -60,12 +62,14 @@ use axum::routing::{get, post};
 use oauth_proto::time::Clock;
 
 mod admin;
+mod certificate;
 mod discovery;
 mod error;
 mod grants;
 mod ids;
 mod jwks;
 mod keys;
+mod revocation;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
@@ -235,6 +239,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/oauth2/token",
             post(token::handle).fallback(token::method_not_allowed),
+        )
+        .route(
+            "/oauth2/revoke",
+            post(revocation::handle).fallback(token::method_not_allowed),
         )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks::handle))
         .route(

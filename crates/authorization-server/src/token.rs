@@ -36,16 +36,17 @@ use crate::grants::Grant;
 /// secret take the same time.
 const DUMMY_SECRET: &str = "0000000000000000000000000000000000000000000000000000";
 
-struct Refusal {
-    code: ErrorCode,
-    description: String,
-    status: StatusCode,
+/// A refused token request: the RFC 6749 error, its description and the HTTP status.
+pub(crate) struct Refusal {
+    pub(crate) code: ErrorCode,
+    pub(crate) description: String,
+    pub(crate) status: StatusCode,
     /// The client used HTTP Basic: answer 401 with `WWW-Authenticate: Basic`.
     basic: bool,
 }
 
 impl Refusal {
-    fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
@@ -54,7 +55,7 @@ impl Refusal {
         }
     }
 
-    fn client(basic: bool, description: impl Into<String>) -> Self {
+    pub(crate) fn client(basic: bool, description: impl Into<String>) -> Self {
         Self {
             code: ErrorCode::InvalidClient,
             description: description.into(),
@@ -147,7 +148,7 @@ pub(crate) async fn method_not_allowed() -> Response {
 }
 
 /// The form, with each parameter at most once.
-fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Refusal> {
+pub(crate) fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Refusal> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
         Refusal::new(
             ErrorCode::InvalidRequest,
@@ -165,7 +166,7 @@ fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Refusal> {
     Ok(pairs)
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(n, _)| n == name)
@@ -173,7 +174,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Who the client says it is: `(client_id, secret, used_basic)`.
-fn credentials(
+pub(crate) fn credentials(
     headers: &HeaderMap,
     pairs: &[(String, String)],
 ) -> Result<(String, String, bool), Refusal> {
@@ -240,15 +241,29 @@ async fn issue(
     check_grant_type(&pairs)?;
     let grant = authenticate_client(state, headers, &pairs).await?;
     check_client_may_use_grant(&grant)?;
-    let scopes = grant_scopes(&grant, &pairs)?;
+    issue_to(state, &grant, param(&pairs, "scope"))
+}
+
+/// The steps after the client is authenticated and allowed, shared with `GetClientToken`:
+/// scopes, claims, signature. `scope` is space-separated; none or empty means every
+/// scope allowed for the client.
+pub(crate) fn issue_to(
+    state: &AppState,
+    grant: &Grant,
+    scope: Option<&str>,
+) -> Result<TokenResponse, Refusal> {
+    let scopes = grant_scopes(grant, scope)?;
     let lifetime = grant.context.client.settings.access_token_lifetime();
-    let claims = build_claims(state, &grant, scopes, lifetime)?;
-    sign_and_respond(&grant, &claims, lifetime)
+    let claims = build_claims(state, grant, scopes, lifetime)?;
+    sign_and_respond(grant, &claims, lifetime)
 }
 
 /// The form body: at most [`crate::MAX_BODY_BYTES`], `application/x-www-form-urlencoded`,
 /// each parameter once.
-async fn read_form(headers: &HeaderMap, body: Body) -> Result<Vec<(String, String)>, Refusal> {
+pub(crate) async fn read_form(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Vec<(String, String)>, Refusal> {
     let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -307,25 +322,53 @@ async fn authenticate_client(
     pairs: &[(String, String)],
 ) -> Result<Arc<Grant>, Refusal> {
     let (client_id, secret, basic) = credentials(headers, pairs)?;
-    let grant = match ClientId::parse(&client_id) {
-        Ok(_) => crate::grants::grant(state, &client_id).await?,
+    match authenticate(state, &client_id, &secret).await? {
+        Authentication::Authenticated(grant) => Ok(grant),
+        Authentication::UnknownClient | Authentication::WrongSecret => Err(Refusal::client(
+            basic,
+            "unknown client or wrong client secret",
+        )),
+    }
+}
+
+/// The outcome of checking a client id and secret. The token endpoint answers the two
+/// failures alike; `GetClientToken` and `RevokeToken` name them as Cognito does.
+pub(crate) enum Authentication {
+    Authenticated(Arc<Grant>),
+    UnknownClient,
+    WrongSecret,
+}
+
+/// Checks a client's secret. An unknown client costs the same secret comparison as a
+/// wrong secret.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+) -> Result<Authentication, StoreError> {
+    let grant = match ClientId::parse(client_id) {
+        Ok(_) => crate::grants::grant(state, client_id).await?,
         Err(_) => None,
     };
-    let authenticated = match &grant {
-        Some(grant) => grant
-            .context
-            .client
-            .secret
-            .as_ref()
-            .is_some_and(|expected| expected.matches(&secret)),
-        None => {
-            let _ = oauth_proto::ClientSecret::new(DUMMY_SECRET).matches(&secret);
-            false
+    Ok(match grant {
+        Some(grant) => {
+            let matches = grant
+                .context
+                .client
+                .secret
+                .as_ref()
+                .is_some_and(|expected| expected.matches(secret));
+            if matches {
+                Authentication::Authenticated(grant)
+            } else {
+                Authentication::WrongSecret
+            }
         }
-    };
-    grant
-        .filter(|_| authenticated)
-        .ok_or_else(|| Refusal::client(basic, "unknown client or wrong client secret"))
+        None => {
+            let _ = oauth_proto::ClientSecret::new(DUMMY_SECRET).matches(secret);
+            Authentication::UnknownClient
+        }
+    })
 }
 
 /// The client has the `client_credentials` flow and its pool has a domain.
@@ -352,7 +395,7 @@ fn check_client_may_use_grant(grant: &Grant) -> Result<(), Refusal> {
 
 /// The scopes of the token: those requested (all allowed ones when `scope` is absent or
 /// empty), each allowed for the client, keeping only those still defined in the pool.
-fn grant_scopes(grant: &Grant, pairs: &[(String, String)]) -> Result<Scopes, Refusal> {
+fn grant_scopes(grant: &Grant, scope: Option<&str>) -> Result<Scopes, Refusal> {
     let allowed: Vec<Scope> = grant
         .context
         .client
@@ -362,7 +405,7 @@ fn grant_scopes(grant: &Grant, pairs: &[(String, String)]) -> Result<Scopes, Ref
         .flatten()
         .filter_map(|s| Scope::parse(s).ok())
         .collect();
-    let requested: Option<Scopes> = match param(pairs, "scope").map(str::trim) {
+    let requested: Option<Scopes> = match scope.map(str::trim) {
         None | Some("") => None,
         Some(raw) => Some(
             raw.parse()

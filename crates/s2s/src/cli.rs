@@ -116,6 +116,22 @@ pub(crate) struct TokenArgs {
     /// Print the token's decoded header and claims instead of the JSON answer.
     #[arg(long)]
     pub(crate) decode: bool,
+
+    /// How to get the token: the token endpoint (`--token-url` .../oauth2/token), or
+    /// Cognito's GetClientToken API (`--token-url` is then the user pools API endpoint,
+    /// e.g. https://cognito-idp.<region>.amazonaws.com/ or http://127.0.0.1:9229/; the
+    /// client needs the ALLOW_CLIENT_TOKEN_AUTH flow, the pool no domain).
+    #[arg(long, env = "S2S_VIA", value_enum, default_value_t = TokenVia::TokenEndpoint)]
+    pub(crate) via: TokenVia,
+}
+
+/// Where `s2s token` asks for the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TokenVia {
+    /// POST /oauth2/token (client_credentials grant).
+    TokenEndpoint,
+    /// The GetClientToken API (AWS JSON 1.1, unsigned).
+    GetClientToken,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use oauth_proto::{ErrorCode, ErrorResponse, TokenResponse};
 
-use crate::cli::{ClientAuthMethod, TokenArgs};
+use crate::cli::{ClientAuthMethod, TokenArgs, TokenVia};
 use crate::inspect;
 
 /// `s2s token`.
@@ -18,6 +18,9 @@ pub(crate) async fn run(args: TokenArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .build()
         .context("cannot set up the HTTP client")?;
+    if args.via == TokenVia::GetClientToken {
+        return via_get_client_token(&args, &http, secret.expose()).await;
+    }
     let scope = client.scopes.join(" ");
     let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
     if !scope.is_empty() {
@@ -65,6 +68,61 @@ pub(crate) async fn run(args: TokenArgs) -> anyhow::Result<()> {
         decoded.print(&oauth_proto::time::SystemClock);
     } else {
         println!("{}", pretty(&body));
+    }
+    Ok(())
+}
+
+/// `s2s token --via get-client-token`: Cognito's GetClientToken API, unsigned.
+async fn via_get_client_token(
+    args: &TokenArgs,
+    http: &reqwest::Client,
+    secret: &str,
+) -> anyhow::Result<()> {
+    let client = &args.client;
+    let mut body = serde_json::json!({"ClientId": client.client_id, "Secret": secret});
+    if !client.scopes.is_empty() {
+        body["Scopes"] = serde_json::json!(client.scopes);
+    }
+    let response = http
+        .post(client.token_url.as_str())
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "x-amz-target",
+            "AWSCognitoIdentityProviderService.GetClientToken",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the user pools API {}", client.token_url))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .context("cannot read the GetClientToken answer")?;
+    let answer: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "GetClientToken answered {status} without JSON: {}",
+            text.chars().take(200).collect::<String>()
+        )
+    })?;
+    if !status.is_success() {
+        println!("{}", pretty(&text));
+        anyhow::bail!(
+            "GetClientToken refused the request ({status}): {}: {}",
+            answer["__type"].as_str().unwrap_or("unknown error"),
+            answer["message"].as_str().unwrap_or_default()
+        );
+    }
+    let result = &answer["ClientAuthenticationResult"];
+    let token = result["AccessToken"]
+        .as_str()
+        .context("the GetClientToken answer has no AccessToken")?;
+    if args.decode {
+        let decoded = inspect::Decoded::parse(token).context("the access token is not a JWT")?;
+        println!("expires_in: {}s", result["ExpiresIn"]);
+        decoded.print(&oauth_proto::time::SystemClock);
+    } else {
+        println!("{}", pretty(&text));
     }
     Ok(())
 }

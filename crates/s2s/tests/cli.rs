@@ -1034,3 +1034,71 @@ fn an_unsigned_admin_api_off_loopback_needs_allow_unauthenticated_admin() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(served.terminate(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_via_get_client_token_needs_no_domain_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = Up::start(dir.path(), &[]);
+    let auth = up.url("authorization-server");
+    let pool_id = outputs(dir.path())["user_pool_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A client for the GetClientToken API (admin API unsigned: loopback, no credentials).
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{auth}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "x-amz-target",
+            "AWSCognitoIdentityProviderService.CreateUserPoolClient",
+        )
+        .body(
+            serde_json::json!({
+                "UserPoolId": pool_id,
+                "ClientName": "sdk-m2m",
+                "GenerateSecret": true,
+                "ExplicitAuthFlows": ["ALLOW_CLIENT_TOKEN_AUTH"],
+                "AllowedOAuthFlowsUserPoolClient": true,
+                "AllowedOAuthFlows": ["client_credentials"],
+                "AllowedOAuthScopes": ["user-schedule-service/schedule.read"],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client = &created["UserPoolClient"];
+    let client_id = client["ClientId"].as_str().unwrap();
+    let secret = client["ClientSecret"].as_str().unwrap();
+    let api = format!("{auth}/");
+    let base = [
+        "token",
+        "--via",
+        "get-client-token",
+        "--token-url",
+        api.as_str(),
+        "--client-id",
+        client_id,
+    ];
+    let output = s2s(
+        &[&base[..], &["--client-secret", secret, "--decode"]].concat(),
+        dir.path(),
+    );
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("schedule.read"), "{stdout}");
+    assert!(!stdout.contains(secret));
+    let refused = s2s(
+        &[&base[..], &["--client-secret", "wrong"]].concat(),
+        dir.path(),
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("NotAuthorizedException"),
+        "{}",
+        text(&refused.stderr)
+    );
+}

@@ -47,7 +47,7 @@ use crate::http::HttpClient;
 use crate::jitter::Jitter;
 use crate::stats::{Counters, Stats};
 use crate::token::AccessToken;
-use crate::wire::{self, ClientAuth, TokenEndpoint};
+use crate::wire::{ClientAuth, TokenEndpoint};
 
 /// A source of client-credentials access tokens for one client: cached, refreshed
 /// before expiry in the background, one request in flight at a time.
@@ -484,7 +484,7 @@ impl Inner {
                 Ok(Err(error)) => return Err(TokenError::Transport(error)),
                 Ok(Ok(response)) => response,
             };
-        wire::parse_response(&response, sent_at)
+        self.config.endpoint.parse_response(&response, sent_at)
     }
 }
 

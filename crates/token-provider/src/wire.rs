@@ -26,15 +26,27 @@ pub enum ClientAuth {
     Basic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     Post,
+    /// Not the token endpoint but Cognito's `GetClientToken` API: the token URL is the
+    /// user pools API endpoint (`https://cognito-idp.<region>.amazonaws.com/`, or the local
+    /// server's `/`), the id, secret and scopes go in an AWS JSON 1.1 body, unsigned (IAM
+    /// is not evaluated for it). For app clients with the `ALLOW_CLIENT_TOKEN_AUTH` flow;
+    /// the pool needs no domain. The token is the one the token endpoint would issue.
+    GetClientToken,
 }
+
+/// The `X-Amz-Target` of Cognito's `GetClientToken`.
+const GET_CLIENT_TOKEN_TARGET: &str = "AWSCognitoIdentityProviderService.GetClientToken";
 
 /// The token request of one client, built once: every refresh sends a copy.
 pub(crate) struct TokenEndpoint {
     uri: http::Uri,
     /// `Basic …`, marked sensitive, for [`ClientAuth::Basic`].
     basic_header: Option<HeaderValue>,
-    /// The form body. Holds the secret for [`ClientAuth::Post`].
+    /// The form body (or, for [`ClientAuth::GetClientToken`], the JSON body). Holds the
+    /// secret unless the client uses [`ClientAuth::Basic`].
     form: Vec<u8>,
+    /// Requests go to Cognito's `GetClientToken` API.
+    api: bool,
 }
 
 impl TokenEndpoint {
@@ -46,6 +58,21 @@ impl TokenEndpoint {
         auth: ClientAuth,
         scopes: Option<&Scopes>,
     ) -> Result<Self, BuildError> {
+        if auth == ClientAuth::GetClientToken {
+            let mut body = serde_json::json!({
+                "ClientId": client_id.as_str(),
+                "Secret": secret.expose(),
+            });
+            if let Some(scopes) = scopes {
+                body["Scopes"] = scopes.iter().map(|s| s.as_str()).collect();
+            }
+            return Ok(Self {
+                uri,
+                basic_header: None,
+                form: body.to_string().into_bytes(),
+                api: true,
+            });
+        }
         let scope = scopes.map(ToString::to_string);
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
         let basic_header = match auth {
@@ -62,7 +89,7 @@ impl TokenEndpoint {
                 value.set_sensitive(true);
                 Some(value)
             }
-            ClientAuth::Post => {
+            ClientAuth::Post | ClientAuth::GetClientToken => {
                 form.push(("client_id", client_id.as_str()));
                 form.push(("client_secret", secret.expose()));
                 None
@@ -81,6 +108,7 @@ impl TokenEndpoint {
             uri,
             basic_header,
             form,
+            api: false,
         })
     }
 
@@ -95,6 +123,17 @@ impl TokenEndpoint {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.uri.clone();
         let headers = request.headers_mut();
+        if self.api {
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            headers.insert(
+                "x-amz-target",
+                HeaderValue::from_static(GET_CLIENT_TOKEN_TARGET),
+            );
+            return request;
+        }
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
@@ -105,6 +144,66 @@ impl TokenEndpoint {
         }
         request
     }
+
+    /// Reads the answer to [`Self::request`].
+    pub(crate) fn parse_response(
+        &self,
+        response: &HttpResponse,
+        sent_at: SystemTime,
+    ) -> Result<AccessToken, TokenError> {
+        if self.api {
+            parse_api_response(response, sent_at)
+        } else {
+            parse_response(response, sent_at)
+        }
+    }
+}
+
+/// Reads a `GetClientToken` answer: `{"ClientAuthenticationResult": {AccessToken,
+/// ExpiresIn, TokenType}}`, or an AWS error `{"__type", "message"}`, whose exception name
+/// becomes the error code (`NotAuthorizedException` for a wrong secret).
+fn parse_api_response(
+    response: &HttpResponse,
+    sent_at: SystemTime,
+) -> Result<AccessToken, TokenError> {
+    let status = response.status().as_u16();
+    let json: Option<serde_json::Value> = serde_json::from_slice(response.body()).ok();
+    if !response.status().is_success() {
+        let kind = json
+            .as_ref()
+            .and_then(|j| j.get("__type")?.as_str())
+            .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned());
+        return match kind {
+            Some(kind) if (400..=499).contains(&status) && kind != "TooManyRequestsException" => {
+                let description = json
+                    .as_ref()
+                    .and_then(|j| j.get("message")?.as_str())
+                    .map(|m| m.chars().filter(|c| !c.is_control()).take(256).collect());
+                Err(TokenError::Oauth {
+                    code: oauth_proto::ErrorCode::Other(kind),
+                    description,
+                    status,
+                })
+            }
+            _ => Err(parse_error(response)),
+        };
+    }
+    let result = json
+        .as_ref()
+        .and_then(|j| j.get("ClientAuthenticationResult"))
+        .ok_or_else(|| {
+            TokenError::InvalidResponse(format!(
+                "http {status} body has no ClientAuthenticationResult"
+            ))
+        })?;
+    let body = serde_json::json!({
+        "access_token": result.get("AccessToken"),
+        "expires_in": result.get("ExpiresIn"),
+        "token_type": result.get("TokenType"),
+    });
+    let mut translated = http::Response::new(body.to_string().into_bytes());
+    *translated.status_mut() = response.status();
+    parse_response(&translated, sent_at)
 }
 
 /// Reads a token endpoint answer. The body is never copied into an error: it may hold
@@ -211,6 +310,66 @@ fn parse_error(response: &HttpResponse) -> TokenError {
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn get_client_token_sends_json_and_reads_the_result() {
+        let scopes: Scopes = "a/read b/write".parse().unwrap();
+        let endpoint = TokenEndpoint::new(
+            "http://127.0.0.1:9229/".parse().unwrap(),
+            &ClientId::parse("client1").unwrap(),
+            &ClientSecret::new("s3cret"),
+            ClientAuth::GetClientToken,
+            Some(&scopes),
+        )
+        .unwrap();
+        let request = endpoint.request();
+        assert_eq!(
+            request.headers()["x-amz-target"],
+            "AWSCognitoIdentityProviderService.GetClientToken"
+        );
+        assert_eq!(
+            request.headers()[CONTENT_TYPE],
+            "application/x-amz-json-1.1"
+        );
+        assert!(request.headers().get(AUTHORIZATION).is_none());
+        let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"ClientId": "client1", "Secret": "s3cret", "Scopes": ["a/read", "b/write"]})
+        );
+        let sent = at(1_000);
+        let token = endpoint
+            .parse_response(
+                &response(
+                    200,
+                    r#"{"ClientAuthenticationResult":{"AccessToken":"x.y.z","ExpiresIn":3600,"TokenType":"Bearer"}}"#,
+                ),
+                sent,
+            )
+            .unwrap();
+        assert_eq!(token.expires_at(), at(4_600));
+        match endpoint.parse_response(
+            &response(
+                400,
+                r#"{"__type":"NotAuthorizedException","message":"Unable to verify secret"}"#,
+            ),
+            sent,
+        ) {
+            Err(TokenError::Oauth { code, status, .. }) => {
+                assert_eq!(code.as_str(), "NotAuthorizedException");
+                assert_eq!(status, 400);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            endpoint.parse_response(&response(200, "{}"), sent),
+            Err(TokenError::InvalidResponse(_))
+        ));
+        assert!(matches!(
+            endpoint.parse_response(&response(500, "{}"), sent),
+            Err(TokenError::Status { status: 500, .. })
+        ));
+    }
 
     fn response(status: u16, body: &str) -> HttpResponse {
         http::Response::builder()

@@ -33,6 +33,7 @@ const EXPLICIT_AUTH_FLOWS: &[&str] = &[
     "ALLOW_USER_SRP_AUTH",
     "ALLOW_REFRESH_TOKEN_AUTH",
     "ALLOW_USER_AUTH",
+    "ALLOW_CLIENT_TOKEN_AUTH",
 ];
 
 /// Members shared by create and update (besides the ids).
@@ -243,7 +244,18 @@ async fn build_settings(
                 "ExplicitAuthFlows cannot mix legacy values with ALLOW_ prefixed values.",
             ));
         }
-        if modern > 0 && !flows.iter().any(|f| f == "ALLOW_REFRESH_TOKEN_AUTH") {
+        // GetClientToken's flow excludes the user flows (so it needs no refresh flow).
+        let client_token = flows.iter().any(|f| f == "ALLOW_CLIENT_TOKEN_AUTH");
+        if client_token
+            && flows
+                .iter()
+                .any(|f| f != "ALLOW_CLIENT_TOKEN_AUTH" && f != "ALLOW_REFRESH_TOKEN_AUTH")
+        {
+            return Err(AdminError::invalid_parameter(
+                "ALLOW_CLIENT_TOKEN_AUTH cannot be combined with user authentication flows.",
+            ));
+        }
+        if modern > 0 && !client_token && !flows.iter().any(|f| f == "ALLOW_REFRESH_TOKEN_AUTH") {
             return Err(AdminError::invalid_parameter(
                 "REFRESH_TOKEN_AUTH should always be allowed.",
             ));
@@ -354,6 +366,7 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
     let units = check_model(&mut v, &request);
     v.finish()?;
     existing(state, &pool_id).await?;
+    super::quotas::check_app_clients(state, &pool_id).await?;
     let generate = request.generate_secret.unwrap_or(false);
     if generate && request.client_secret.is_some() {
         return Err(AdminError::invalid_parameter(

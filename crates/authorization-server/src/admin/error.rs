@@ -40,6 +40,18 @@ impl AdminError {
         Self::not_found(format!("User pool client {client_id} does not exist."))
     }
 
+    pub(crate) fn not_authorized(message: impl Into<String>) -> Self {
+        Self::client("NotAuthorizedException", message)
+    }
+
+    pub(crate) fn unsupported_token_type(message: impl Into<String>) -> Self {
+        Self::client("UnsupportedTokenTypeException", message)
+    }
+
+    pub(crate) fn unsupported_operation(message: impl Into<String>) -> Self {
+        Self::client("UnsupportedOperationException", message)
+    }
+
     pub(crate) fn scope_does_not_exist(message: impl Into<String>) -> Self {
         Self::client("ScopeDoesNotExistException", message)
     }

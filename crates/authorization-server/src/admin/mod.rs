@@ -2,7 +2,8 @@
 //! `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`.
 //!
 //! Order of checks (each refusal writes nothing): body size, SigV4 (when credentials are
-//! configured), target, content type, JSON shape, model validation, then the operation.
+//! configured, except for the operations Cognito serves unsigned: `GetClientToken`,
+//! `RevokeToken`), target, content type, JSON shape, model validation, then the operation.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -12,13 +13,19 @@ use serde_json::Value;
 
 use crate::AppState;
 
+mod certificates;
+mod client_token;
 mod clients;
 mod domains;
 pub(crate) mod error;
+mod mfa;
 mod operation;
 mod pools;
+mod quotas;
 mod resource_servers;
+mod revocation;
 pub(crate) mod sigv4;
+mod tags;
 mod validate;
 
 use error::AdminError;
@@ -96,7 +103,18 @@ async fn authenticate_and_parse(
                 )),
             )
         })?;
-    if let Some(credentials) = &state.config().admin_credentials {
+    let unsigned = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .and_then(AdminOperation::parse)
+        .is_some_and(AdminOperation::is_unsigned);
+    if let Some(credentials) = state
+        .config()
+        .admin_credentials
+        .as_ref()
+        .filter(|_| !unsigned)
+    {
         sigv4::verify(
             credentials,
             &state.config().region,
@@ -188,5 +206,15 @@ async fn run(
         Op::CreateUserPoolDomain => domains::create(state, body).await,
         Op::DescribeUserPoolDomain => domains::describe(state, body).await,
         Op::DeleteUserPoolDomain => domains::delete(state, body).await,
+        Op::UpdateUserPool => pools::update(state, body).await,
+        Op::GetUserPoolMfaConfig => mfa::get(state, body).await,
+        Op::SetUserPoolMfaConfig => mfa::set(state, body).await,
+        Op::TagResource => tags::tag(state, body).await,
+        Op::UntagResource => tags::untag(state, body).await,
+        Op::ListTagsForResource => tags::list(state, body).await,
+        Op::GetSigningCertificate => certificates::get(state, body).await,
+        Op::UpdateUserPoolDomain => domains::update(state, body).await,
+        Op::GetClientToken => client_token::get(state, body).await,
+        Op::RevokeToken => revocation::revoke_token(state, body).await,
     }
 }

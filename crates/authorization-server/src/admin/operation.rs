@@ -37,6 +37,26 @@ pub enum AdminOperation {
     DescribeUserPoolDomain,
     /// `DeleteUserPoolDomain`.
     DeleteUserPoolDomain,
+    /// `UpdateUserPool`.
+    UpdateUserPool,
+    /// `GetUserPoolMfaConfig`.
+    GetUserPoolMfaConfig,
+    /// `SetUserPoolMfaConfig`.
+    SetUserPoolMfaConfig,
+    /// `TagResource`.
+    TagResource,
+    /// `UntagResource`.
+    UntagResource,
+    /// `ListTagsForResource`.
+    ListTagsForResource,
+    /// `GetSigningCertificate`.
+    GetSigningCertificate,
+    /// `UpdateUserPoolDomain`.
+    UpdateUserPoolDomain,
+    /// `GetClientToken`.
+    GetClientToken,
+    /// `RevokeToken`.
+    RevokeToken,
 }
 
 /// The names of [`AdminOperation::ALL`], in the same order.
@@ -52,7 +72,7 @@ pub const OPERATIONS: &[&str] = &{
 
 impl AdminOperation {
     /// Every operation, grouped by resource.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 27] = [
         Self::CreateUserPool,
         Self::DescribeUserPool,
         Self::ListUserPools,
@@ -70,6 +90,16 @@ impl AdminOperation {
         Self::CreateUserPoolDomain,
         Self::DescribeUserPoolDomain,
         Self::DeleteUserPoolDomain,
+        Self::UpdateUserPool,
+        Self::GetUserPoolMfaConfig,
+        Self::SetUserPoolMfaConfig,
+        Self::TagResource,
+        Self::UntagResource,
+        Self::ListTagsForResource,
+        Self::GetSigningCertificate,
+        Self::UpdateUserPoolDomain,
+        Self::GetClientToken,
+        Self::RevokeToken,
     ];
 
     /// The name in `X-Amz-Target` (`CreateUserPool`).
@@ -92,6 +122,16 @@ impl AdminOperation {
             Self::CreateUserPoolDomain => "CreateUserPoolDomain",
             Self::DescribeUserPoolDomain => "DescribeUserPoolDomain",
             Self::DeleteUserPoolDomain => "DeleteUserPoolDomain",
+            Self::UpdateUserPool => "UpdateUserPool",
+            Self::GetUserPoolMfaConfig => "GetUserPoolMfaConfig",
+            Self::SetUserPoolMfaConfig => "SetUserPoolMfaConfig",
+            Self::TagResource => "TagResource",
+            Self::UntagResource => "UntagResource",
+            Self::ListTagsForResource => "ListTagsForResource",
+            Self::GetSigningCertificate => "GetSigningCertificate",
+            Self::UpdateUserPoolDomain => "UpdateUserPoolDomain",
+            Self::GetClientToken => "GetClientToken",
+            Self::RevokeToken => "RevokeToken",
         }
     }
 
@@ -100,8 +140,8 @@ impl AdminOperation {
         Self::ALL.into_iter().find(|op| op.name() == name)
     }
 
-    /// Whether the operation only reads (`Describe…`, `List…`): anything else may change
-    /// what the token endpoint grants.
+    /// Whether the operation only reads (`Describe…`, `List…`, `Get…`): anything else may
+    /// change what the token endpoint grants.
     pub fn is_read_only(self) -> bool {
         matches!(
             self,
@@ -112,7 +152,18 @@ impl AdminOperation {
                 | Self::DescribeResourceServer
                 | Self::ListResourceServers
                 | Self::DescribeUserPoolDomain
+                | Self::GetUserPoolMfaConfig
+                | Self::ListTagsForResource
+                | Self::GetSigningCertificate
+                | Self::GetClientToken
         )
+    }
+
+    /// Whether Cognito serves the operation without IAM authorization (`noAuth` in the
+    /// model, or documented as not evaluated by IAM): callers send no SigV4 signature, and
+    /// the client authenticates with its own id and secret instead.
+    pub fn is_unsigned(self) -> bool {
+        matches!(self, Self::GetClientToken | Self::RevokeToken)
     }
 }
 
@@ -132,9 +183,11 @@ mod tests {
     }
 
     #[test]
-    fn read_only_is_describe_and_list() {
+    fn read_only_is_describe_list_and_get() {
         for op in AdminOperation::ALL {
-            let by_name = op.name().starts_with("Describe") || op.name().starts_with("List");
+            let by_name = ["Describe", "List", "Get"]
+                .iter()
+                .any(|prefix| op.name().starts_with(prefix));
             assert_eq!(op.is_read_only(), by_name, "{op:?}");
         }
     }

@@ -1,4 +1,11 @@
-//! CreateUserPool, DescribeUserPool, ListUserPools, DeleteUserPool.
+//! CreateUserPool, DescribeUserPool, UpdateUserPool, ListUserPools, DeleteUserPool.
+//!
+//! A pool's settings are one JSON object in Cognito's member names. `DescribeUserPool`
+//! lays them over the defaults Cognito returns for a pool created with only a name
+//! ([`defaults`]), so tools that read `Policies.PasswordPolicy` or
+//! `AdminCreateUserConfig` (Terraform does, unconditionally) find them. `UpdateUserPool`
+//! has Cognito's replace semantics: a member left out returns to its default; tags and
+//! the tier are kept, as they have their own operations.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +43,54 @@ const ECHOED: &[&str] = &[
 /// Deployment-wide account id in ARNs (this server has no AWS account).
 pub(crate) const ACCOUNT_ID: &str = "000000000000";
 
+/// Settings written by `SetUserPoolMfaConfig` and returned by `GetUserPoolMfaConfig` only.
+pub(crate) const MFA_ONLY: &[&str] = &[
+    "SoftwareTokenMfaConfiguration",
+    "SmsMfaConfiguration",
+    "EmailMfaConfiguration",
+    "WebAuthnConfiguration",
+];
+
+/// What `DescribeUserPool` returns for members never set, as Cognito does for a pool
+/// created with only a name (API reference `CreateUserPool`/`UserPoolType` defaults: an
+/// 8-character password policy requiring all four classes, temporary passwords valid 7
+/// days, recovery by verified email then phone, MFA off).
+fn defaults() -> Map<String, Value> {
+    let Value::Object(map) = json!({
+        "Policies": {
+            "PasswordPolicy": {
+                "MinimumLength": 8,
+                "RequireUppercase": true,
+                "RequireLowercase": true,
+                "RequireNumbers": true,
+                "RequireSymbols": true,
+                "TemporaryPasswordValidityDays": 7,
+            },
+            "SignInPolicy": { "AllowedFirstAuthFactors": ["PASSWORD"] },
+        },
+        "AdminCreateUserConfig": {
+            "AllowAdminCreateUserOnly": false,
+            "UnusedAccountValidityDays": 7,
+        },
+        "AccountRecoverySetting": {
+            "RecoveryMechanisms": [
+                { "Priority": 1, "Name": "verified_email" },
+                { "Priority": 2, "Name": "verified_phone_number" },
+            ],
+        },
+        "VerificationMessageTemplate": { "DefaultEmailOption": "CONFIRM_WITH_CODE" },
+        "EmailConfiguration": { "EmailSendingAccount": "COGNITO_DEFAULT" },
+        "UserAttributeUpdateSettings": { "AttributesRequireVerificationBeforeUpdate": [] },
+        "MfaConfiguration": "OFF",
+        "DeletionProtection": "INACTIVE",
+        "UserPoolTier": "ESSENTIALS",
+        "UserPoolTags": {},
+    }) else {
+        return Map::new();
+    };
+    map
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CreateRequest {
@@ -46,6 +101,17 @@ struct CreateRequest {
     lambda_config: Option<Map<String, Value>>,
     #[allow(dead_code)] // Accepted (every SDK example sends one) but not enforced.
     schema: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateRequest {
+    user_pool_id: Option<String>,
+    pool_name: Option<String>,
+    deletion_protection: Option<String>,
+    user_pool_tier: Option<String>,
+    user_pool_tags: Option<BTreeMap<String, String>>,
+    lambda_config: Option<Map<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -99,36 +165,15 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
     if let Some(name) = v.required(&request.pool_name, "PoolName") {
         v.string(name, "PoolName", 1, 128, Pattern::Name);
     }
-    v.one_of(
+    check_settings(
+        &mut v,
         &request.deletion_protection,
-        "DeletionProtection",
-        &["ACTIVE", "INACTIVE"],
-    );
-    v.one_of(
         &request.user_pool_tier,
-        "UserPoolTier",
-        &["LITE", "ESSENTIALS", "PLUS"],
+        &request.user_pool_tags,
     );
-    if let Some(tags) = &request.user_pool_tags {
-        v.range(i64::try_from(tags.len()).ok(), "UserPoolTags", 0, 50);
-    }
     v.finish()?;
-    if request
-        .lambda_config
-        .as_ref()
-        .is_some_and(|c| !c.is_empty())
-    {
-        return Err(AdminError::invalid_parameter(
-            "LambdaConfig is not supported by this local server: Lambda triggers (including pre \
-             token generation) are never invoked, so tokens would not match what you configured",
-        ));
-    }
-    let mut settings = Map::new();
-    for member in ECHOED {
-        if let Some(value) = raw.get(*member) {
-            settings.insert((*member).to_owned(), value.clone());
-        }
-    }
+    refuse_lambda_config(request.lambda_config.as_ref())?;
+    let mut settings = echoed(&raw);
     settings.insert(
         "DeletionProtection".to_owned(),
         json!(request.deletion_protection.as_deref().unwrap_or("INACTIVE")),
@@ -153,13 +198,66 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
     Ok(json!({ "UserPool": render(state, &pool, None) }))
 }
 
-fn arn(pool_id: &str) -> String {
+/// Model checks shared by `CreateUserPool` and `UpdateUserPool`.
+fn check_settings(
+    v: &mut Violations,
+    deletion_protection: &Option<String>,
+    tier: &Option<String>,
+    tags: &Option<BTreeMap<String, String>>,
+) {
+    v.one_of(
+        deletion_protection,
+        "DeletionProtection",
+        &["ACTIVE", "INACTIVE"],
+    );
+    v.one_of(tier, "UserPoolTier", &["LITE", "ESSENTIALS", "PLUS"]);
+    if let Some(tags) = tags {
+        let most = i64::try_from(super::tags::MAX_TAGS).unwrap_or(i64::MAX);
+        v.range(i64::try_from(tags.len()).ok(), "UserPoolTags", 0, most);
+        super::tags::check_tags(v, tags, "UserPoolTags");
+    }
+}
+
+fn refuse_lambda_config(config: Option<&Map<String, Value>>) -> Result<(), AdminError> {
+    if config.is_some_and(|c| !c.is_empty()) {
+        return Err(AdminError::invalid_parameter(
+            "LambdaConfig is not supported by this local server: Lambda triggers (including pre \
+             token generation) are never invoked, so tokens would not match what you configured",
+        ));
+    }
+    Ok(())
+}
+
+/// The [`ECHOED`] members of a request, as given.
+fn echoed(raw: &Map<String, Value>) -> Map<String, Value> {
+    ECHOED
+        .iter()
+        .filter_map(|member| Some(((*member).to_owned(), raw.get(*member)?.clone())))
+        .collect()
+}
+
+/// The pool's ARN, `arn:aws:cognito-idp:<region>:<account>:userpool/<id>`.
+pub(crate) fn arn(pool_id: &str) -> String {
     let region = pool_id.split('_').next().unwrap_or_default();
     format!("arn:aws:cognito-idp:{region}:{ACCOUNT_ID}:userpool/{pool_id}")
 }
 
 fn render(_state: &AppState, pool: &UserPoolRecord, domain: Option<&str>) -> Value {
-    let mut out = pool.settings.clone();
+    let mut out = defaults();
+    for (member, value) in &pool.settings {
+        if MFA_ONLY.contains(&member.as_str()) {
+            continue;
+        }
+        // A `Policies` given in part keeps the default of the policies left out.
+        match (out.get_mut(member), value) {
+            (Some(Value::Object(default)), Value::Object(given)) if member == "Policies" => {
+                default.extend(given.clone());
+            }
+            _ => {
+                out.insert(member.clone(), value.clone());
+            }
+        }
+    }
     out.insert("Id".to_owned(), json!(pool.id));
     out.insert("Name".to_owned(), json!(pool.name));
     out.insert("Arn".to_owned(), json!(arn(&pool.id)));
@@ -167,7 +265,6 @@ fn render(_state: &AppState, pool: &UserPoolRecord, domain: Option<&str>) -> Val
     out.insert("CreationDate".to_owned(), timestamp(pool.created_ms));
     out.insert("LastModifiedDate".to_owned(), timestamp(pool.modified_ms));
     out.insert("EstimatedNumberOfUsers".to_owned(), json!(0));
-    out.entry("MfaConfiguration").or_insert(json!("OFF"));
     if let Some(domain) = domain {
         out.insert("Domain".to_owned(), json!(domain));
     }
@@ -235,6 +332,11 @@ pub(crate) async fn delete(state: &AppState, body: &[u8]) -> Result<Value, Admin
              Deletion protection must be inactivated first.",
         ));
     }
+    if state.store().domain_of_pool(&pool_id).await?.is_some() {
+        return Err(AdminError::invalid_parameter(
+            "User pool cannot be deleted. It has a domain configured that should be deleted first.",
+        ));
+    }
     let kids: Vec<String> = state
         .store()
         .signing_keys(&pool_id)
@@ -246,5 +348,79 @@ pub(crate) async fn delete(state: &AppState, body: &[u8]) -> Result<Value, Admin
         return Err(AdminError::pool_not_found(&pool_id));
     }
     state.keys().forget(&kids);
+    Ok(json!({}))
+}
+
+/// Members `UpdateUserPool` accepts besides those of [`ECHOED`] it may carry.
+const UPDATE_MEMBERS: &[&str] = &[
+    "UserPoolId",
+    "PoolName",
+    "DeletionProtection",
+    "UserPoolTier",
+    "UserPoolTags",
+    "LambdaConfig",
+];
+
+/// Members of `CreateUserPool` that `UpdateUserPool` cannot change (they are fixed at
+/// creation in Cognito); kept as they are.
+const IMMUTABLE: &[&str] = &[
+    "AliasAttributes",
+    "UsernameAttributes",
+    "UsernameConfiguration",
+];
+
+pub(crate) async fn update(state: &AppState, body: &[u8]) -> Result<Value, AdminError> {
+    let mut allowed = UPDATE_MEMBERS.to_vec();
+    allowed.extend(ECHOED.iter().filter(|m| !IMMUTABLE.contains(m)));
+    let (request, raw): (UpdateRequest, _) = parse(body, "UpdateUserPool", &allowed)?;
+    let mut v = Violations::default();
+    let pool_id = check_pool_id(&mut v, &request.user_pool_id);
+    if let Some(name) = &request.pool_name {
+        v.string(name, "PoolName", 1, 128, Pattern::Name);
+    }
+    check_settings(
+        &mut v,
+        &request.deletion_protection,
+        &request.user_pool_tier,
+        &request.user_pool_tags,
+    );
+    v.finish()?;
+    refuse_lambda_config(request.lambda_config.as_ref())?;
+    let mut pool = existing(state, &pool_id).await?;
+    let old = std::mem::take(&mut pool.settings);
+    let mut settings = echoed(&raw);
+    settings.retain(|member, _| !IMMUTABLE.contains(&member.as_str()));
+    for kept in IMMUTABLE.iter().chain(MFA_ONLY) {
+        if let Some(value) = old.get(*kept) {
+            settings.insert((*kept).to_owned(), value.clone());
+        }
+    }
+    settings.insert(
+        "DeletionProtection".to_owned(),
+        json!(request.deletion_protection.as_deref().unwrap_or("INACTIVE")),
+    );
+    let tier = request
+        .user_pool_tier
+        .as_deref()
+        .map(|t| json!(t))
+        .or_else(|| old.get("UserPoolTier").cloned());
+    let tags = request
+        .user_pool_tags
+        .as_ref()
+        .map(|t| json!(t))
+        .or_else(|| old.get("UserPoolTags").cloned());
+    for (member, value) in [("UserPoolTier", tier), ("UserPoolTags", tags)] {
+        if let Some(value) = value {
+            settings.insert(member.to_owned(), value);
+        }
+    }
+    pool.settings = settings;
+    if let Some(name) = request.pool_name {
+        pool.name = name;
+    }
+    pool.modified_ms = state.now_ms();
+    if !state.store().update_user_pool(&pool).await? {
+        return Err(AdminError::pool_not_found(&pool_id));
+    }
     Ok(json!({}))
 }

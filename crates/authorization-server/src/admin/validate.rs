@@ -9,11 +9,13 @@ use serde_json::{Map, Value};
 use super::error::AdminError;
 use crate::validity::TimeUnit;
 
-/// Parses an AWS JSON 1.1 body into `T` after refusing members not in `allowed`.
+/// Parses an AWS JSON 1.1 body into `T`, ignoring members not in `allowed`.
 ///
 /// - not JSON / not an object → `SerializationException`;
 /// - a member of the wrong type → `SerializationException` naming the member;
-/// - an unknown member → `InvalidParameterException` naming it.
+/// - an unknown member is dropped (logged at debug), as AWS JSON services do: members the
+///   server models are still validated, so a request that means something else is still
+///   refused.
 pub(crate) fn parse<T: DeserializeOwned>(
     body: &[u8],
     operation: &str,
@@ -31,14 +33,17 @@ pub(crate) fn parse<T: DeserializeOwned>(
             "the request body must be a JSON object",
         ));
     };
-    if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        let shown: String = unknown.chars().take(64).collect();
-        return Err(AdminError::invalid_parameter(format!(
-            "1 validation error detected: unknown member '{shown}' in the {operation} request; \
-             expected one of: {}",
-            allowed.join(", ")
-        )));
-    }
+    // AWS JSON services ignore members outside their model, so that a newer SDK (which
+    // may send members this server does not know yet) keeps working.
+    let mut object = object;
+    object.retain(|member, _| {
+        let known = allowed.contains(&member.as_str());
+        if !known {
+            let shown: String = member.chars().take(64).collect();
+            tracing::debug!(operation, member = %shown, "ignoring a request member this server does not model");
+        }
+        known
+    });
     let typed = serde_path_to_error::deserialize(Value::Object(object.clone())).map_err(|e| {
         let path = e.path().to_string();
         AdminError::serialization(format!(
@@ -92,6 +97,8 @@ pub(crate) enum Pattern {
     Domain,
     /// `[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]+` (descriptions: printable text).
     Text,
+    /// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$` (tag keys and values).
+    Tag,
 }
 
 impl Pattern {
@@ -104,6 +111,7 @@ impl Pattern {
             Self::ScopeName => r"[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]+",
             Self::Domain => r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$",
             Self::Text => r"[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]+",
+            Self::Tag => r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$",
         }
     }
 
@@ -111,6 +119,12 @@ impl Pattern {
         let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
         let scope_like =
             |b: u8| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b);
+        if let Self::Tag = self {
+            // The only pattern that matches the empty string (a tag value may be empty).
+            return value
+                .chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c));
+        }
         !value.is_empty()
             && match self {
                 Self::Name => value
@@ -134,6 +148,7 @@ impl Pattern {
                         && bytes.iter().all(|b| edge(b) || *b == b'-')
                 }
                 Self::Text => value.chars().all(|c| !c.is_control() || c.is_whitespace()),
+                Self::Tag => true,
             }
     }
 }

@@ -141,4 +141,11 @@ pub trait Store: Send + Sync + Debug + 'static {
     async fn domain_of_pool(&self, pool_id: &str) -> Result<Option<DomainRecord>, StoreError>;
     /// Deletes the pool's domain with this prefix; false when there was none.
     async fn delete_domain(&self, pool_id: &str, domain: &str) -> Result<bool, StoreError>;
+
+    // Updates of pools and domains (UpdateUserPool, tags, MFA, UpdateUserPoolDomain).
+
+    /// Replaces a pool's name, settings and modification time; false when there is none.
+    async fn update_user_pool(&self, pool: &UserPoolRecord) -> Result<bool, StoreError>;
+    /// Replaces the domain's managed-login version; false when the pool has no such domain.
+    async fn update_domain(&self, domain: &DomainRecord) -> Result<bool, StoreError>;
 }

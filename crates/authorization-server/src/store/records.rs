@@ -327,6 +327,8 @@ pub struct DomainRecord {
     pub pool_id: String,
     /// Creation time, Unix milliseconds.
     pub created_ms: i64,
+    /// `ManagedLoginVersion` (1 hosted UI, 2 managed login); `None` when never set.
+    pub managed_login_version: Option<i64>,
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ macro_rules! impl_store {
                     domain: row.try_get("domain")?,
                     pool_id: row.try_get("pool_id")?,
                     created_ms: row.try_get("created_ms")?,
+                    managed_login_version: row.try_get("managed_login_version")?,
                 })
             }
         }
@@ -416,11 +417,13 @@ macro_rules! impl_store {
                 domain: &$crate::store::DomainRecord,
             ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
-                    "INSERT INTO domains (domain, pool_id, created_ms) VALUES ($1, $2, $3)",
+                    "INSERT INTO domains (domain, pool_id, created_ms, managed_login_version) \
+                     VALUES ($1, $2, $3, $4)",
                 )
                 .bind(&domain.domain)
                 .bind(&domain.pool_id)
                 .bind(domain.created_ms)
+                .bind(domain.managed_login_version)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -464,6 +467,40 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected();
                 Ok(deleted > 0)
+            }
+
+            async fn update_user_pool(
+                &self,
+                pool: &$crate::store::UserPoolRecord,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query(
+                    "UPDATE user_pools SET name = $1, settings = $2, modified_ms = $3 WHERE id = $4",
+                )
+                .bind(&pool.name)
+                .bind($crate::store::sql::to_json(&pool.settings)?)
+                .bind(pool.modified_ms)
+                .bind(&pool.id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(updated > 0)
+            }
+
+            async fn update_domain(
+                &self,
+                domain: &$crate::store::DomainRecord,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query(
+                    "UPDATE domains SET managed_login_version = $1 \
+                     WHERE domain = $2 AND pool_id = $3",
+                )
+                .bind(domain.managed_login_version)
+                .bind(&domain.domain)
+                .bind(&domain.pool_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(updated > 0)
             }
         }
     };

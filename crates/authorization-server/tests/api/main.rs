@@ -4,8 +4,10 @@
 mod admin_sdk;
 mod bad_input;
 mod helpers;
+mod newer_operations;
 mod restart;
 mod round_trip;
 mod sigv4;
 mod store;
+mod terraform;
 mod token;

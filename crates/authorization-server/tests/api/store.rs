@@ -277,6 +277,7 @@ async fn conformance(store: Arc<dyn Store>) {
         domain: d.to_owned(),
         pool_id: p.to_owned(),
         created_ms: 5,
+        managed_login_version: None,
     };
     store.create_domain(&domain("auth-a", a)).await.unwrap();
     assert!(
@@ -296,6 +297,24 @@ async fn conformance(store: Arc<dyn Store>) {
         ),
         "one domain per pool"
     );
+    // UpdateUserPoolDomain: only the managed-login version changes, only for its pool.
+    let mut managed = domain("auth-a", a);
+    managed.managed_login_version = Some(2);
+    assert!(store.update_domain(&managed).await.unwrap());
+    assert_eq!(store.domain("auth-a").await.unwrap(), Some(managed.clone()));
+    managed.pool_id = b.to_owned();
+    assert!(!store.update_domain(&managed).await.unwrap());
+    assert!(store.update_domain(&domain("auth-a", a)).await.unwrap());
+    // UpdateUserPool: name, settings and modification time; an unknown pool is false.
+    let mut pool = store.user_pool(a).await.unwrap().unwrap();
+    pool.name = "renamed".to_owned();
+    pool.settings
+        .insert("UserPoolTags".to_owned(), serde_json::json!({"k": "v"}));
+    pool.modified_ms += 1;
+    assert!(store.update_user_pool(&pool).await.unwrap());
+    assert_eq!(store.user_pool(a).await.unwrap(), Some(pool.clone()));
+    pool.id = "us-east-1_nosuchpool".to_owned();
+    assert!(!store.update_user_pool(&pool).await.unwrap());
     assert_eq!(
         store.domain("auth-a").await.unwrap(),
         Some(domain("auth-a", a))
