@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::AppState;
 
+mod client_secrets;
 mod clients;
 mod domains;
 pub(crate) mod error;
@@ -180,6 +181,9 @@ async fn run(
         Op::UpdateUserPoolClient => clients::update(state, body).await,
         Op::ListUserPoolClients => clients::list(state, body).await,
         Op::DeleteUserPoolClient => clients::delete(state, body).await,
+        Op::AddUserPoolClientSecret => client_secrets::add(state, body).await,
+        Op::ListUserPoolClientSecrets => client_secrets::list(state, body).await,
+        Op::DeleteUserPoolClientSecret => client_secrets::delete(state, body).await,
         Op::CreateResourceServer => resource_servers::create(state, body).await,
         Op::DescribeResourceServer => resource_servers::describe(state, body).await,
         Op::UpdateResourceServer => resource_servers::update(state, body).await,

@@ -21,6 +21,12 @@ pub enum AdminOperation {
     ListUserPoolClients,
     /// `DeleteUserPoolClient`.
     DeleteUserPoolClient,
+    /// `AddUserPoolClientSecret`.
+    AddUserPoolClientSecret,
+    /// `ListUserPoolClientSecrets`.
+    ListUserPoolClientSecrets,
+    /// `DeleteUserPoolClientSecret`.
+    DeleteUserPoolClientSecret,
     /// `CreateResourceServer`.
     CreateResourceServer,
     /// `DescribeResourceServer`.
@@ -52,7 +58,7 @@ pub const OPERATIONS: &[&str] = &{
 
 impl AdminOperation {
     /// Every operation, grouped by resource.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 20] = [
         Self::CreateUserPool,
         Self::DescribeUserPool,
         Self::ListUserPools,
@@ -62,6 +68,9 @@ impl AdminOperation {
         Self::UpdateUserPoolClient,
         Self::ListUserPoolClients,
         Self::DeleteUserPoolClient,
+        Self::AddUserPoolClientSecret,
+        Self::ListUserPoolClientSecrets,
+        Self::DeleteUserPoolClientSecret,
         Self::CreateResourceServer,
         Self::DescribeResourceServer,
         Self::UpdateResourceServer,
@@ -84,6 +93,9 @@ impl AdminOperation {
             Self::UpdateUserPoolClient => "UpdateUserPoolClient",
             Self::ListUserPoolClients => "ListUserPoolClients",
             Self::DeleteUserPoolClient => "DeleteUserPoolClient",
+            Self::AddUserPoolClientSecret => "AddUserPoolClientSecret",
+            Self::ListUserPoolClientSecrets => "ListUserPoolClientSecrets",
+            Self::DeleteUserPoolClientSecret => "DeleteUserPoolClientSecret",
             Self::CreateResourceServer => "CreateResourceServer",
             Self::DescribeResourceServer => "DescribeResourceServer",
             Self::UpdateResourceServer => "UpdateResourceServer",
@@ -109,6 +121,7 @@ impl AdminOperation {
                 | Self::ListUserPools
                 | Self::DescribeUserPoolClient
                 | Self::ListUserPoolClients
+                | Self::ListUserPoolClientSecrets
                 | Self::DescribeResourceServer
                 | Self::ListResourceServers
                 | Self::DescribeUserPoolDomain
