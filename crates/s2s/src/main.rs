@@ -14,6 +14,8 @@ mod cli;
 mod inspect;
 mod keys;
 mod provision;
+mod secret_source;
+mod secrets;
 mod serve;
 mod shutdown;
 mod stack;
@@ -31,9 +33,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Up(_) | Command::Serve(_) => "info",
-        Command::Provision(_) | Command::Token(_) | Command::Inspect(_) | Command::Keys(_) => {
-            "warn"
-        }
+        Command::Provision(_)
+        | Command::Token(_)
+        | Command::Inspect(_)
+        | Command::Keys(_)
+        | Command::Secrets(_) => "warn",
     };
     if let Err(err) = telemetry::init_logging(cli.log_format, default_level) {
         eprintln!("error: {err:#}");
@@ -64,5 +68,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Token(args) => token::run(args).await,
         Command::Inspect(args) => inspect::run(args).await,
         Command::Keys(command) => keys::run(command).await,
+        Command::Secrets(command) => secrets::run(&command).await,
     }
 }
