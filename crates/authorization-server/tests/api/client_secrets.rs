@@ -54,7 +54,7 @@ async fn secret_ids(sdk: &cognito::Client, s: &Stack) -> Vec<String> {
         .collect()
 }
 
-fn exception<E, R>(err: cognito::error::SdkError<E, R>) -> (String, String)
+fn exception<E, R>(err: &cognito::error::SdkError<E, R>) -> (String, String)
 where
     E: cognito::error::ProvideErrorMetadata,
 {
@@ -143,7 +143,7 @@ async fn rotation_conforms(database_url: String) {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(exception(err).0, "LimitExceededException");
+    assert_eq!(exception(&err).0, "LimitExceededException");
     assert_eq!(secret_ids(&sdk, &s).await.len(), 2);
     assert_eq!(
         token_status(&app, &s.client_id, "third_secret_that_is_long_enough")
@@ -171,7 +171,7 @@ async fn rotation_conforms(database_url: String) {
             .await
             .unwrap_err();
         assert_eq!(
-            exception(err).0,
+            exception(&err).0,
             "ResourceNotFoundException",
             "{pool} {client} {secret_id}"
         );
@@ -196,7 +196,7 @@ async fn rotation_conforms(database_url: String) {
         400
     );
     assert_eq!(token_status(&app, &s.client_id, &new_secret).await.0, 200);
-    assert_eq!(secret_ids(&sdk, &s).await, [new_id.clone()]);
+    assert_eq!(secret_ids(&sdk, &s).await, std::slice::from_ref(&new_id));
 
     // The last secret stays.
     let err = sdk
@@ -207,7 +207,7 @@ async fn rotation_conforms(database_url: String) {
         .send()
         .await
         .unwrap_err();
-    let (kind, message) = exception(err);
+    let (kind, message) = exception(&err);
     assert_eq!(kind, "InvalidParameterException");
     assert!(message.contains("last secret"), "{message}");
     assert_eq!(token_status(&app, &s.client_id, &new_secret).await.0, 200);
@@ -266,7 +266,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
             .send()
             .await
             .unwrap_err();
-        let (kind, message) = exception(err);
+        let (kind, message) = exception(&err);
         assert_eq!(kind, "InvalidParameterException", "{what}");
         assert!(message.contains("clientSecret"), "{what}: {message}");
     }
@@ -278,7 +278,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(exception(err).0, "ResourceNotFoundException");
+    assert_eq!(exception(&err).0, "ResourceNotFoundException");
     let err = sdk
         .list_user_pool_client_secrets()
         .user_pool_id(&s.pool_id)
@@ -286,7 +286,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(exception(err).0, "ResourceNotFoundException");
+    assert_eq!(exception(&err).0, "ResourceNotFoundException");
     // Missing members and unknown members.
     let (kind, _) = app
         .admin_error(
@@ -323,7 +323,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
         .send()
         .await
         .unwrap_err();
-    let (kind, message) = exception(err);
+    let (kind, message) = exception(&err);
     assert_eq!(kind, "InvalidParameterException");
     assert!(
         message.contains("does not have a client secret"),
