@@ -314,8 +314,10 @@ fn check_grant_type(pairs: &[(String, String)]) -> Result<(), Refusal> {
     }
 }
 
-/// The client named by the credentials, if its secret matches. An unknown client costs
-/// the same secret comparison as a wrong secret, and both get the same refusal.
+/// The client named by the credentials, if the secret matches one of its active secrets
+/// (two during a rotation). Every active secret is compared, each in constant time, with
+/// no early exit; an unknown client costs the same comparison as a wrong secret, and both
+/// get the same refusal.
 async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
@@ -352,12 +354,13 @@ pub(crate) async fn authenticate(
     };
     Ok(match grant {
         Some(grant) => {
+            // Every active secret is compared, with no early exit, so the time taken does
+            // not tell which one matched.
             let matches = grant
                 .context
-                .client
-                .secret
-                .as_ref()
-                .is_some_and(|expected| expected.matches(secret));
+                .secrets
+                .iter()
+                .fold(false, |found, expected| expected.matches(secret) | found);
             if matches {
                 Authentication::Authenticated(grant)
             } else {

@@ -16,6 +16,8 @@ mod keys;
 mod lock;
 mod provision;
 mod provision_at_start;
+mod secret_source;
+mod secrets;
 mod serve;
 mod shutdown;
 mod stack;
@@ -33,9 +35,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Up(_) | Command::Serve(_) => "info",
-        Command::Provision(_) | Command::Token(_) | Command::Inspect(_) | Command::Keys(_) => {
-            "warn"
-        }
+        Command::Provision(_)
+        | Command::Token(_)
+        | Command::Inspect(_)
+        | Command::Keys(_)
+        | Command::Secrets(_) => "warn",
     };
     if let Err(err) = telemetry::init_logging(cli.log_format, default_level) {
         eprintln!("error: {err:#}");
@@ -66,5 +70,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Token(args) => token::run(args).await,
         Command::Inspect(args) => inspect::run(args).await,
         Command::Keys(command) => keys::run(command).await,
+        Command::Secrets(command) => secrets::run(&command).await,
     }
 }

@@ -266,7 +266,7 @@ pub(crate) fn token_provider(
     let mut builder = token_provider::TokenProvider::builder()
         .token_url(client.token_url.as_str())
         .client_id(client_id)
-        .client_secret(client.secret.load()?)
+        .client_secret_source(client.secret.source()?)
         .auth(match client.auth {
             ClientAuthMethod::Basic => token_provider::ClientAuth::Basic,
             ClientAuthMethod::Post => token_provider::ClientAuth::Post,

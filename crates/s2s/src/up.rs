@@ -393,7 +393,8 @@ s2s is up. Ctrl-C stops all three servers.
   articles-service       {articles}    calls user-schedule-service as {client_name} ({client_id})
 
   outputs        {outputs_path}
-  client secret  {secret}  (mode 0600)
+  client secret  {secret}  (mode 0600; replace it with no failed call:
+                 {s2s} secrets rotate --endpoint-url {auth} --pool-id {pool} --client-id {client_id} --secret-file {secret})
   data           {data_dir}  (a second `s2s up` here reuses the pool, client, secret and keys)
 
 Try it from another terminal in this directory:

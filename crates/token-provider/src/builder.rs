@@ -12,6 +12,7 @@ use crate::error::BuildError;
 use crate::http::HttpClient;
 use crate::jitter::Jitter;
 use crate::provider::{Config, TokenProvider};
+use crate::secret::SecretSource;
 use crate::wire::{ClientAuth, TokenEndpoint};
 
 /// Configuration of a [`TokenProvider`]. Token URL, client id and client secret are
@@ -19,7 +20,7 @@ use crate::wire::{ClientAuth, TokenEndpoint};
 pub struct TokenProviderBuilder {
     token_url: Option<String>,
     client_id: Option<ClientId>,
-    client_secret: Option<ClientSecret>,
+    client_secret: Option<Arc<dyn SecretSource>>,
     scopes: Option<Scopes>,
     auth: ClientAuth,
     refresh_share: f64,
@@ -102,9 +103,16 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// The app client secret. Required.
+    /// The app client secret, fixed. Required (this or [`Self::client_secret_source`]).
     pub fn client_secret(mut self, secret: ClientSecret) -> Self {
-        self.client_secret = Some(secret);
+        self.client_secret = Some(Arc::new(secret));
+        self
+    }
+
+    /// Where to read the app client secret before each token request, so that a rotated
+    /// secret is picked up without a restart. Replaces [`Self::client_secret`].
+    pub fn client_secret_source(mut self, source: impl SecretSource) -> Self {
+        self.client_secret = Some(Arc::new(source));
         self
     }
 
@@ -239,15 +247,17 @@ impl TokenProviderBuilder {
             None => default_http_client()?,
         };
 
-        let endpoint = TokenEndpoint::new(
-            token_uri,
+        // Checks the client id and scopes now; the request is built per secret later.
+        TokenEndpoint::new(
+            token_uri.clone(),
             &client_id,
-            &secret,
+            &ClientSecret::new(""),
             self.auth,
             self.scopes.as_ref(),
         )?;
         let config = Config {
-            endpoint,
+            token_uri,
+            secret_source: secret,
             client_id,
             auth: self.auth,
             scopes: self.scopes,

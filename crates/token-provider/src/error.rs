@@ -57,6 +57,9 @@ pub enum TokenError {
     /// `expires_in` missing or not positive, a token type other than `Bearer`.
     #[error("invalid token response: {0}")]
     InvalidResponse(String),
+    /// The [`SecretSource`](crate::SecretSource) gave no secret. Not retried in a loop.
+    #[error("no client secret: {0}")]
+    SecretUnavailable(#[source] crate::SecretSourceError),
     /// Transient failures went on for `attempts` requests and no token was ever obtained
     /// (or the last one was dropped by a forced refresh).
     #[error("no token after {attempts} attempts, last error: {last}")]
@@ -93,6 +96,7 @@ impl TokenError {
             Self::Timeout(_) => "timeout",
             Self::Status { .. } => "status",
             Self::InvalidResponse(_) => "invalid_response",
+            Self::SecretUnavailable(_) => "secret_unavailable",
             Self::Unavailable { .. } => "unavailable",
             Self::Expired { .. } => "expired",
         }
@@ -106,6 +110,7 @@ impl TokenError {
             Self::Status { status, .. } => *status == 429 || (500..=599).contains(status),
             Self::Oauth { .. }
             | Self::InvalidResponse(_)
+            | Self::SecretUnavailable(_)
             | Self::Unavailable { .. }
             | Self::Expired { .. } => false,
         }

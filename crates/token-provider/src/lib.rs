@@ -72,6 +72,10 @@
 //! - The client secret is a [`ClientSecret`] and the token an [`AccessToken`]: their
 //!   `Debug` and `Display` are redacted, the `Authorization` headers built here are marked
 //!   sensitive, errors never copy the token endpoint's body, and nothing logs either.
+//! - The secret comes from a [`SecretSource`] read before each token request: a fixed
+//!   [`ClientSecret`], or a file or secret store that can change. On `invalid_client` the
+//!   source is read again and, if the secret changed (a rotation), the request is retried
+//!   once at once, so a rotation costs no failed call.
 //! - Redirects are never followed (the request carries the secret); a 3xx is an error.
 //! - A plain `http` token URL is refused unless the host is loopback or
 //!   [`TokenProviderBuilder::allow_insecure_http`] is set.
@@ -87,6 +91,7 @@ mod jitter;
 #[cfg(feature = "middleware")]
 mod middleware;
 mod provider;
+mod secret;
 mod stats;
 mod token;
 mod wire;
@@ -98,6 +103,7 @@ pub use error::{BuildError, HttpError, HttpErrorKind, TokenError};
 pub use middleware::BearerMiddleware;
 pub use oauth_proto::{ClientId, ClientSecret, ErrorCode, Scope, Scopes};
 pub use provider::TokenProvider;
+pub use secret::{SecretSource, SecretSourceError};
 pub use stats::{Failures, Stats};
 pub use token::AccessToken;
 pub use wire::ClientAuth;

@@ -66,11 +66,16 @@ struct Inner {
     counters: Counters,
     /// Never held across an `.await`; every critical section is a few field updates.
     state: Mutex<State>,
+    /// The request built for the secret last read from the source: rebuilt only when the
+    /// source returns a different secret.
+    endpoint: Mutex<Option<(oauth_proto::ClientSecret, Arc<TokenEndpoint>)>>,
 }
 
 /// The checked settings a [`TokenProviderBuilder`] hands over.
 pub(crate) struct Config {
-    pub(crate) endpoint: TokenEndpoint,
+    pub(crate) token_uri: http::Uri,
+    /// Read before each request (see [`crate::SecretSource`]).
+    pub(crate) secret_source: Arc<dyn crate::SecretSource>,
     pub(crate) client_id: ClientId,
     pub(crate) auth: ClientAuth,
     pub(crate) scopes: Option<Scopes>,
@@ -145,6 +150,7 @@ impl TokenProvider {
                 jitter,
                 counters: Counters::default(),
                 state: Mutex::new(State::default()),
+                endpoint: Mutex::new(None),
             }),
         }
     }
@@ -243,7 +249,7 @@ impl fmt::Debug for TokenProvider {
         let config = &self.inner.config;
         let cached = self.cached();
         f.debug_struct("TokenProvider")
-            .field("token_url", &config.endpoint.uri().to_string())
+            .field("token_url", &config.token_uri.to_string())
             .field("client_id", &config.client_id)
             .field("client_secret", &"[redacted]")
             .field("auth", &config.auth)
@@ -318,7 +324,7 @@ impl Inner {
             attempts += 1;
             let sent_at = self.clock.now();
             tracing::debug!(client_id, attempt = attempts, "requesting an access token");
-            let error = match self.request_once(sent_at).await {
+            let error = match self.request_with_current_secret(sent_at).await {
                 Ok(token) => return Ok(self.store(token, sent_at)),
                 Err(error) => error,
             };
@@ -470,13 +476,74 @@ impl Inner {
         );
     }
 
-    async fn request_once(&self, sent_at: SystemTime) -> Result<AccessToken, TokenError> {
+    /// The secret the source gives now and the request for it.
+    fn endpoint(&self) -> Result<(oauth_proto::ClientSecret, Arc<TokenEndpoint>), TokenError> {
+        let secret = self
+            .config
+            .secret_source
+            .current()
+            .map_err(TokenError::SecretUnavailable)?;
+        let mut cached = self.endpoint.lock().unwrap_or_else(PoisonError::into_inner);
+        // Plain equality: this picks a cache entry, it authenticates nothing.
+        if let Some((known, endpoint)) = cached.as_ref()
+            && known.expose() == secret.expose()
+        {
+            return Ok((secret, Arc::clone(endpoint)));
+        }
+        let config = &self.config;
+        let endpoint = Arc::new(
+            TokenEndpoint::new(
+                config.token_uri.clone(),
+                &config.client_id,
+                &secret,
+                config.auth,
+                config.scopes.as_ref(),
+            )
+            .map_err(|e| TokenError::InvalidResponse(format!("cannot build the request: {e}")))?,
+        );
+        *cached = Some((secret.clone(), Arc::clone(&endpoint)));
+        Ok((secret, endpoint))
+    }
+
+    /// One request with the source's current secret. When the server answers
+    /// `invalid_client`, the secret may have been rotated since it was read: the source is
+    /// read again and, if it now gives another secret, the request is retried once at once.
+    async fn request_with_current_secret(
+        &self,
+        sent_at: SystemTime,
+    ) -> Result<AccessToken, TokenError> {
+        let (secret, endpoint) = self.endpoint()?;
+        let first = self.request_once(&endpoint, sent_at).await;
+        if !matches!(
+            &first,
+            Err(TokenError::Oauth {
+                code: oauth_proto::ErrorCode::InvalidClient,
+                ..
+            })
+        ) {
+            return first;
+        }
+        let (newer, endpoint) = self.endpoint()?;
+        if newer.expose() == secret.expose() {
+            return first;
+        }
+        tracing::info!(
+            client_id = self.config.client_id.as_str(),
+            "the client secret was refused and has changed at its source: retrying once"
+        );
+        // The earlier send time stays: the token's lifetime is counted conservatively.
+        self.request_once(&endpoint, sent_at).await
+    }
+
+    async fn request_once(
+        &self,
+        endpoint: &TokenEndpoint,
+        sent_at: SystemTime,
+    ) -> Result<AccessToken, TokenError> {
         self.counters.request(self.config.client_id.as_str());
         let timeout = self.config.request_timeout;
         let response =
-            match tokio::time::timeout(timeout, self.http.execute(self.config.endpoint.request()))
-                .await
-            {
+            match tokio::time::timeout(timeout, self.http.execute(endpoint.request())).await {
                 Err(_elapsed) => return Err(TokenError::Timeout(timeout)),
                 Ok(Err(error)) if error.kind() == HttpErrorKind::Timeout => {
                     return Err(TokenError::Timeout(timeout));
@@ -484,7 +551,7 @@ impl Inner {
                 Ok(Err(error)) => return Err(TokenError::Transport(error)),
                 Ok(Ok(response)) => response,
             };
-        self.config.endpoint.parse_response(&response, sent_at)
+        endpoint.parse_response(&response, sent_at)
     }
 }
 

@@ -112,11 +112,6 @@ impl TokenEndpoint {
         })
     }
 
-    /// The token endpoint's URL.
-    pub(crate) fn uri(&self) -> &http::Uri {
-        &self.uri
-    }
-
     /// A new copy of the token request.
     pub(crate) fn request(&self) -> HttpRequest {
         let mut request = http::Request::new(self.form.clone());

@@ -407,7 +407,7 @@ fn check_ids(v: &mut Violations, request: &ClientRequest) -> (String, String) {
 }
 
 /// The client in this pool, or `ResourceNotFoundException`.
-async fn existing_client(
+pub(super) async fn existing_client(
     state: &AppState,
     pool_id: &str,
     client_id: &str,

@@ -15,6 +15,7 @@ use crate::AppState;
 
 mod certificates;
 mod client_token;
+mod client_secrets;
 mod clients;
 mod domains;
 pub(crate) mod error;
@@ -198,6 +199,9 @@ async fn run(
         Op::UpdateUserPoolClient => clients::update(state, body).await,
         Op::ListUserPoolClients => clients::list(state, body).await,
         Op::DeleteUserPoolClient => clients::delete(state, body).await,
+        Op::AddUserPoolClientSecret => client_secrets::add(state, body).await,
+        Op::ListUserPoolClientSecrets => client_secrets::list(state, body).await,
+        Op::DeleteUserPoolClientSecret => client_secrets::delete(state, body).await,
         Op::CreateResourceServer => resource_servers::create(state, body).await,
         Op::DescribeResourceServer => resource_servers::describe(state, body).await,
         Op::UpdateResourceServer => resource_servers::update(state, body).await,

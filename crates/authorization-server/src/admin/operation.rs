@@ -21,6 +21,12 @@ pub enum AdminOperation {
     ListUserPoolClients,
     /// `DeleteUserPoolClient`.
     DeleteUserPoolClient,
+    /// `AddUserPoolClientSecret`.
+    AddUserPoolClientSecret,
+    /// `ListUserPoolClientSecrets`.
+    ListUserPoolClientSecrets,
+    /// `DeleteUserPoolClientSecret`.
+    DeleteUserPoolClientSecret,
     /// `CreateResourceServer`.
     CreateResourceServer,
     /// `DescribeResourceServer`.
@@ -72,7 +78,7 @@ pub const OPERATIONS: &[&str] = &{
 
 impl AdminOperation {
     /// Every operation, grouped by resource.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 30] = [
         Self::CreateUserPool,
         Self::DescribeUserPool,
         Self::ListUserPools,
@@ -82,6 +88,9 @@ impl AdminOperation {
         Self::UpdateUserPoolClient,
         Self::ListUserPoolClients,
         Self::DeleteUserPoolClient,
+        Self::AddUserPoolClientSecret,
+        Self::ListUserPoolClientSecrets,
+        Self::DeleteUserPoolClientSecret,
         Self::CreateResourceServer,
         Self::DescribeResourceServer,
         Self::UpdateResourceServer,
@@ -114,6 +123,9 @@ impl AdminOperation {
             Self::UpdateUserPoolClient => "UpdateUserPoolClient",
             Self::ListUserPoolClients => "ListUserPoolClients",
             Self::DeleteUserPoolClient => "DeleteUserPoolClient",
+            Self::AddUserPoolClientSecret => "AddUserPoolClientSecret",
+            Self::ListUserPoolClientSecrets => "ListUserPoolClientSecrets",
+            Self::DeleteUserPoolClientSecret => "DeleteUserPoolClientSecret",
             Self::CreateResourceServer => "CreateResourceServer",
             Self::DescribeResourceServer => "DescribeResourceServer",
             Self::UpdateResourceServer => "UpdateResourceServer",
@@ -149,6 +161,7 @@ impl AdminOperation {
                 | Self::ListUserPools
                 | Self::DescribeUserPoolClient
                 | Self::ListUserPoolClients
+                | Self::ListUserPoolClientSecrets
                 | Self::DescribeResourceServer
                 | Self::ListResourceServers
                 | Self::DescribeUserPoolDomain

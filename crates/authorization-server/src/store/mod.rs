@@ -17,6 +17,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 pub use crate::error::StoreError;
+pub use records::{AddSecretOutcome, ClientSecretRecord, DeleteSecretOutcome};
 pub use records::{
     ClientRecord, ClientSettings, DomainRecord, KeyUse, ResourceServerRecord, ResourceServerScope,
     SigningKeyRecord, TokenContext, TokenValidityUnits, UserPoolRecord,
@@ -148,4 +149,31 @@ pub trait Store: Send + Sync + Debug + 'static {
     async fn update_user_pool(&self, pool: &UserPoolRecord) -> Result<bool, StoreError>;
     /// Replaces the domain's managed-login version; false when the pool has no such domain.
     async fn update_domain(&self, domain: &DomainRecord) -> Result<bool, StoreError>;
+
+    // === client secrets (AddUserPoolClientSecret and friends) ===
+
+    /// The active secrets of the client in this pool, oldest first; empty when there is no
+    /// such client.
+    async fn client_secrets(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<ClientSecretRecord>, StoreError>;
+    /// Adds a secret to the client in `pool_id`, unless it already has `max_active`
+    /// secrets or none at all. The check and the insert are one transaction that locks the
+    /// client row, so two concurrent adds cannot both pass the limit.
+    async fn add_client_secret(
+        &self,
+        pool_id: &str,
+        secret: &ClientSecretRecord,
+        max_active: usize,
+    ) -> Result<AddSecretOutcome, StoreError>;
+    /// Deletes one secret of the client in `pool_id`, unless it is the last one (same
+    /// locking as [`Store::add_client_secret`]).
+    async fn delete_client_secret(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<DeleteSecretOutcome, StoreError>;
 }

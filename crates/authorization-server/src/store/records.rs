@@ -96,7 +96,9 @@ pub struct ClientRecord {
     pub client_id: String,
     /// `ClientName`.
     pub name: String,
-    /// The secret, if the client has one (needed for `client_credentials`).
+    /// The secret `DescribeUserPoolClient` shows: the newest of the client's active
+    /// secrets (see [`ClientSecretRecord`]), if it has any (needed for
+    /// `client_credentials`). `create_client` stores it as the client's first secret.
     pub secret: Option<oauth_proto::ClientSecret>,
     /// Everything else `DescribeUserPoolClient` returns.
     pub settings: ClientSettings,
@@ -316,6 +318,58 @@ pub struct TokenContext {
     pub pool_has_domain: bool,
     /// The `kid` of the pool's newest access-token key (the signing key), if it has one.
     pub signing_kid: Option<String>,
+    /// Every active secret of the client, oldest first; the token endpoint accepts any.
+    pub secrets: Vec<oauth_proto::ClientSecret>,
+}
+
+/// One of an app client's active secrets (`ClientSecretDescriptorType`).
+#[derive(Clone)]
+pub struct ClientSecretRecord {
+    /// `<client-id>--<created_ms>`, unique.
+    pub secret_id: String,
+    /// The app client.
+    pub client_id: String,
+    /// The value.
+    pub secret: oauth_proto::ClientSecret,
+    /// Creation time, Unix milliseconds.
+    pub created_ms: i64,
+}
+
+impl Debug for ClientSecretRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSecretRecord")
+            .field("secret_id", &self.secret_id)
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret)
+            .field("created_ms", &self.created_ms)
+            .finish()
+    }
+}
+
+/// What [`Store::add_client_secret`](super::Store::add_client_secret) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddSecretOutcome {
+    /// The secret is stored and active.
+    Added,
+    /// No such client in the pool; nothing stored.
+    NoClient,
+    /// The client has no secret at all (a public client); nothing stored.
+    PublicClient,
+    /// The client already has the maximum number of secrets; nothing stored.
+    LimitReached,
+    /// A secret with this id exists; nothing stored.
+    DuplicateId,
+}
+
+/// What [`Store::delete_client_secret`](super::Store::delete_client_secret) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteSecretOutcome {
+    /// The secret is gone.
+    Deleted,
+    /// No such client in the pool, or no such secret of the client; nothing deleted.
+    NotFound,
+    /// It is the client's last secret, which is kept.
+    LastSecret,
 }
 
 /// A user pool domain (prefix); its existence enables the token endpoint for the pool.

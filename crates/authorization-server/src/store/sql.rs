@@ -6,6 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
+/// The columns of a client row, with `secret` the newest of its active secrets (the one
+/// `DescribeUserPoolClient` shows). Alias `c` is `app_clients`.
+pub(super) const CLIENT_COLUMNS: &str = "c.client_id, c.pool_id, c.name, c.settings, \
+     c.created_ms, c.modified_ms, \
+     (SELECT s.secret FROM client_secrets s WHERE s.client_id = c.client_id \
+      ORDER BY s.created_ms DESC, s.secret_id DESC LIMIT 1) AS secret";
+
 pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("cannot encode: {e}")))
 }
@@ -163,6 +170,13 @@ macro_rules! impl_store {
             async fn delete_user_pool(&self, id: &str) -> Result<bool, $crate::store::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 // Children first, so the deletion does not depend on foreign-key cascades.
+                sqlx::query(
+                    "DELETE FROM client_secrets WHERE client_id IN \
+                     (SELECT client_id FROM app_clients WHERE pool_id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 for table in ["signing_keys", "app_clients", "resource_servers", "domains"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                         .bind(id)
@@ -217,20 +231,33 @@ macro_rules! impl_store {
                 &self,
                 client: &$crate::store::ClientRecord,
             ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO app_clients \
-                     (client_id, pool_id, name, secret, settings, created_ms, modified_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     (client_id, pool_id, name, settings, created_ms, modified_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&client.client_id)
                 .bind(&client.pool_id)
                 .bind(&client.name)
-                .bind(client.secret.as_ref().map(|s| s.expose().to_owned()))
                 .bind($crate::store::sql::to_json(&client.settings)?)
                 .bind(client.created_ms)
                 .bind(client.modified_ms)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                if let Some(secret) = &client.secret {
+                    sqlx::query(
+                        "INSERT INTO client_secrets (secret_id, client_id, secret, created_ms) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(format!("{}--{}", client.client_id, client.created_ms))
+                    .bind(&client.client_id)
+                    .bind(secret.expose())
+                    .bind(client.created_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -238,7 +265,11 @@ macro_rules! impl_store {
                 &self,
                 client_id: &str,
             ) -> Result<Option<$crate::store::ClientRecord>, $crate::store::StoreError> {
-                sqlx::query("SELECT * FROM app_clients WHERE client_id = $1")
+                let sql = format!(
+                    "SELECT {} FROM app_clients c WHERE c.client_id = $1",
+                    $crate::store::sql::CLIENT_COLUMNS
+                );
+                sqlx::query(&sql)
                     .bind(client_id)
                     .fetch_optional(&self.pool)
                     .await?
@@ -252,22 +283,36 @@ macro_rules! impl_store {
                 client_id: &str,
             ) -> Result<Option<$crate::store::TokenContext>, $crate::store::StoreError> {
                 use sqlx::Row as _;
-                let row = sqlx::query(
-                    "SELECT c.*, \
+                let sql = format!(
+                    "SELECT {}, \
                      (SELECT COUNT(*) FROM domains d WHERE d.pool_id = c.pool_id) AS domain_count, \
                      (SELECT k.kid FROM signing_keys k \
                       WHERE k.pool_id = c.pool_id AND k.token_use = 'access' \
                       ORDER BY k.seq DESC LIMIT 1) AS signing_kid \
                      FROM app_clients c WHERE c.client_id = $1",
+                    $crate::store::sql::CLIENT_COLUMNS
+                );
+                let row = sqlx::query(&sql)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                // A second read: a secret deleted between the two reads is simply absent.
+                let secrets = sqlx::query(
+                    "SELECT secret FROM client_secrets WHERE client_id = $1 \
+                     ORDER BY created_ms, secret_id",
                 )
                 .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                let Some(row) = row else { return Ok(None) };
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("secret").map(oauth_proto::ClientSecret::new))
+                .collect::<Result<Vec<_>, _>>()?;
                 Ok(Some($crate::store::TokenContext {
                     client: Self::client_row(&row)?,
                     pool_has_domain: row.try_get::<i64, _>("domain_count")? > 0,
                     signing_kid: row.try_get("signing_kid")?,
+                    secrets,
                 }))
             }
 
@@ -296,10 +341,12 @@ macro_rules! impl_store {
                 after: Option<&str>,
                 limit: u32,
             ) -> Result<Vec<$crate::store::ClientRecord>, $crate::store::StoreError> {
-                sqlx::query(
-                    "SELECT * FROM app_clients WHERE pool_id = $1 \
-                     AND ($2 IS NULL OR client_id > $2) ORDER BY client_id LIMIT $3",
-                )
+                let sql = format!(
+                    "SELECT {} FROM app_clients c WHERE c.pool_id = $1 \
+                     AND ($2 IS NULL OR c.client_id > $2) ORDER BY c.client_id LIMIT $3",
+                    $crate::store::sql::CLIENT_COLUMNS
+                );
+                sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after)
                 .bind(i64::from(limit))
@@ -315,13 +362,23 @@ macro_rules! impl_store {
                 pool_id: &str,
                 client_id: &str,
             ) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "DELETE FROM client_secrets WHERE client_id IN \
+                     (SELECT client_id FROM app_clients WHERE pool_id = $1 AND client_id = $2)",
+                )
+                .bind(pool_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?;
                 let deleted =
                     sqlx::query("DELETE FROM app_clients WHERE pool_id = $1 AND client_id = $2")
                         .bind(pool_id)
                         .bind(client_id)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await?
                         .rows_affected();
+                tx.commit().await?;
                 Ok(deleted > 0)
             }
 
@@ -501,6 +558,131 @@ macro_rules! impl_store {
                 .await?
                 .rows_affected();
                 Ok(updated > 0)
+            }
+
+            // === client secrets ===
+
+            async fn client_secrets(
+                &self,
+                pool_id: &str,
+                client_id: &str,
+            ) -> Result<Vec<$crate::store::ClientSecretRecord>, $crate::store::StoreError> {
+                use sqlx::Row as _;
+                sqlx::query(
+                    "SELECT s.* FROM client_secrets s JOIN app_clients c \
+                     ON c.client_id = s.client_id \
+                     WHERE c.pool_id = $1 AND c.client_id = $2 \
+                     ORDER BY s.created_ms, s.secret_id",
+                )
+                .bind(pool_id)
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok($crate::store::ClientSecretRecord {
+                        secret_id: row.try_get("secret_id")?,
+                        client_id: row.try_get("client_id")?,
+                        secret: oauth_proto::ClientSecret::new(
+                            row.try_get::<String, _>("secret")?,
+                        ),
+                        created_ms: row.try_get("created_ms")?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn add_client_secret(
+                &self,
+                pool_id: &str,
+                secret: &$crate::store::ClientSecretRecord,
+                max_active: usize,
+            ) -> Result<$crate::store::AddSecretOutcome, $crate::store::StoreError> {
+                use $crate::store::AddSecretOutcome as Outcome;
+                let mut tx = self.pool.begin().await?;
+                // A no-op write takes the client row's lock first (PostgreSQL), or the
+                // database's write lock (SQLite), so the count below stays true.
+                let locked = sqlx::query(
+                    "UPDATE app_clients SET modified_ms = modified_ms \
+                     WHERE client_id = $1 AND pool_id = $2",
+                )
+                .bind(&secret.client_id)
+                .bind(pool_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if locked == 0 {
+                    return Ok(Outcome::NoClient);
+                }
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT secret_id FROM client_secrets WHERE client_id = $1",
+                )
+                .bind(&secret.client_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let outcome = if ids.is_empty() {
+                    Outcome::PublicClient
+                } else if ids.len() >= max_active {
+                    Outcome::LimitReached
+                } else if ids.contains(&secret.secret_id) {
+                    Outcome::DuplicateId
+                } else {
+                    sqlx::query(
+                        "INSERT INTO client_secrets (secret_id, client_id, secret, created_ms) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&secret.secret_id)
+                    .bind(&secret.client_id)
+                    .bind(secret.secret.expose())
+                    .bind(secret.created_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    Outcome::Added
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn delete_client_secret(
+                &self,
+                pool_id: &str,
+                client_id: &str,
+                secret_id: &str,
+            ) -> Result<$crate::store::DeleteSecretOutcome, $crate::store::StoreError> {
+                use $crate::store::DeleteSecretOutcome as Outcome;
+                let mut tx = self.pool.begin().await?;
+                let locked = sqlx::query(
+                    "UPDATE app_clients SET modified_ms = modified_ms \
+                     WHERE client_id = $1 AND pool_id = $2",
+                )
+                .bind(client_id)
+                .bind(pool_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if locked == 0 {
+                    return Ok(Outcome::NotFound);
+                }
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT secret_id FROM client_secrets WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let outcome = if !ids.iter().any(|id| id == secret_id) {
+                    Outcome::NotFound
+                } else if ids.len() == 1 {
+                    Outcome::LastSecret
+                } else {
+                    sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND secret_id = $2")
+                        .bind(client_id)
+                        .bind(secret_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Outcome::Deleted
+                };
+                tx.commit().await?;
+                Ok(outcome)
             }
         }
     };

@@ -360,3 +360,29 @@ pub(crate) async fn verify_token(
     );
     claims
 }
+
+/// A fresh, uniquely named PostgreSQL database on the `TEST_DATABASE_URL` server, or `None`
+/// when the variable is not set.
+pub(crate) async fn fresh_postgres_database(prefix: &str) -> Option<String> {
+    use sqlx::Connection as _;
+    use std::hash::{BuildHasher, Hasher};
+    let server_url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let name = format!(
+        "{prefix}_{:016x}",
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    );
+    let mut admin = sqlx::PgConnection::connect(&server_url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (scheme, rest) = server_url.split_once("://").unwrap();
+    let (authority, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, format!("?{query}")),
+        None => (rest, String::new()),
+    };
+    let host = authority.split('/').next().unwrap();
+    Some(format!("{scheme}://{host}/{name}{query}"))
+}

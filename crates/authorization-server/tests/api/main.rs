@@ -3,6 +3,7 @@
 
 mod admin_sdk;
 mod bad_input;
+mod client_secrets;
 mod helpers;
 mod newer_operations;
 mod restart;

@@ -8,5 +8,6 @@ mod helpers;
 mod metrics;
 #[cfg(feature = "middleware")]
 mod middleware;
+mod rotation;
 mod secrecy;
 mod wire;
