@@ -21,8 +21,8 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
     // the socket and the signal.
     let (role, result) = match role {
         ServeRole::AuthorizationServer(args) => {
-            let (listener, router) = authorization_server(&args).await?;
-            let result = authorization_server::serve(listener, router, shutdown).await;
+            let (listener, state) = authorization_server(&args).await?;
+            let result = authorization_server::serve(listener, state, shutdown).await;
             ("authorization-server", result)
         }
         ServeRole::UserScheduleService(args) => {
@@ -111,7 +111,7 @@ pub(crate) async fn authorization_server(
         .with_context(|| format!("cannot open the {ROLE} database"))?;
     let state = authorization_server::AppState::new(config, store, clock());
     tracing::info!(role = ROLE, listen = %local, %public_url, "listening");
-    Ok((listener, authorization_server::router(state)))
+    Ok((listener, state))
 }
 
 /// Distinct tokens remembered as verified; a handful of clients each hold one token at a

@@ -132,14 +132,14 @@ async fn start(
             admin_secret_access_key: None,
         },
     };
-    let (listener, router) = serve::authorization_server(&auth_args)
+    let (listener, auth_state) = serve::authorization_server(&auth_args)
         .await
         .map_err(port_hint("--auth-port"))?;
     let auth_url = base_url(&listener)?;
     spawn_server(
         servers,
         "authorization-server",
-        authorization_server::serve(listener, router, shutdown.clone().wait()),
+        authorization_server::serve(listener, auth_state, shutdown.clone().wait()),
     );
     wait_ready(
         &http,

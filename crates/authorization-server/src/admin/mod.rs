@@ -1,8 +1,8 @@
 //! The admin API: AWS JSON 1.1 on `POST /`, operation named by
 //! `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`.
 //!
-//! Order of checks (each refusal writes nothing): body size, SigV4 (when credentials are
-//! configured), target, content type, JSON shape, model validation, then the operation.
+//! Order of checks (each refusal writes nothing): `Host`/`Origin` ([`guard`]), body size,
+//! SigV4 (when credentials are configured), target, content type, JSON shape, model validation, then the operation.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -15,6 +15,7 @@ use crate::AppState;
 mod clients;
 mod domains;
 pub(crate) mod error;
+mod guard;
 mod operation;
 mod pools;
 mod resource_servers;
@@ -85,6 +86,7 @@ async fn authenticate_and_parse(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(AdminOperation, bytes::Bytes), Refusal> {
+    guard::check(state.config(), headers, uri).map_err(|e| ("unknown", e))?;
     let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -100,6 +102,7 @@ async fn authenticate_and_parse(
         sigv4::verify(
             credentials,
             &state.config().region,
+            state.replays(),
             state.clock().now(),
             method,
             uri,
