@@ -17,7 +17,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use authorization_server::{AppState, Config, serve, store};
+//! use authorization_server::{AppState, Config, router, serve, store};
 //! use oauth_proto::time::SystemClock;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,7 +26,7 @@
 //! let store = store::connect("sqlite::memory:").await?;
 //! let state = AppState::new(config, store, Arc::new(SystemClock));
 //! // Refuses a non-loopback listener unless admin credentials are configured.
-//! serve(listener, state, std::future::pending()).await?;
+//! serve(listener, state.clone(), router(state), std::future::pending()).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -251,7 +251,7 @@ pub async fn rotate_signing_key(
 /// All routes of the server, with request ids (`x-request-id`), tracing and panic capture.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/", post(admin::handle))
+        .route("/", get(index).post(admin::handle))
         .route(
             "/oauth2/token",
             post(token::handle).fallback(token::method_not_allowed),
@@ -266,6 +266,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
     server_kit::layers::instrument(routes)
+}
+
+/// `GET /`: what a person opening the server's URL in a browser needs, the endpoints.
+async fn index() -> &'static str {
+    "s2s authorization server: a local Amazon Cognito user pool for the client-credentials flow
+
+POST /                                              admin API (AWS JSON 1.1, X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>)
+POST /oauth2/token                                  token endpoint (grant_type=client_credentials)
+GET  /<userPoolId>/.well-known/jwks.json            the pool's signing keys
+GET  /<userPoolId>/.well-known/openid-configuration the pool's discovery document
+GET  /healthz                                       liveness
+GET  /metrics                                       Prometheus metrics
+"
 }
 
 async fn healthz() -> &'static str {
@@ -291,8 +304,9 @@ async fn render_metrics(
     )
 }
 
-/// Serves the [`router`] of `state` on `listener` until `shutdown` completes, then
-/// finishes in-flight requests (graceful shutdown).
+/// Serves `router` — the [`router`] of `state`, possibly wrapped in more layers — on
+/// `listener` until `shutdown` completes, then finishes in-flight requests (graceful
+/// shutdown).
 ///
 /// Refuses to start (an [`std::io::ErrorKind::InvalidInput`] error wrapping a
 /// [`ConfigError`]) when [`Config::check_listen_addr`] refuses the listener's address: a
@@ -301,13 +315,14 @@ async fn render_metrics(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state
         .config()
         .check_listen_addr(listener.local_addr()?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    server_kit::serve("authorization-server", listener, router(state), shutdown).await
+    server_kit::serve("authorization-server", listener, router, shutdown).await
 }
 
 #[cfg(test)]

@@ -52,7 +52,8 @@ impl TestServer {
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
         tokio::spawn(async move {
-            let _ = crate::serve(listener, served, async move {
+            let router = crate::router(served.clone());
+            let _ = crate::serve(listener, served, router, async move {
                 let _ = rx.await;
             })
             .await;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use metrics_exporter_prometheus::PrometheusHandle;
 use oauth_proto::time::{Clock, SystemClock};
 use tokio::net::TcpListener;
 
@@ -21,19 +22,28 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
     // the socket and the signal.
     let (role, result) = match role {
         ServeRole::AuthorizationServer(args) => {
-            let (listener, state) = authorization_server(&args).await?;
-            let result = authorization_server::serve(listener, state, shutdown).await;
-            ("authorization-server", result)
+            const ROLE: &str = "authorization-server";
+            let listener = bind(ROLE, args.listen).await?;
+            let state =
+                authorization_server(&args, &listener, telemetry::metrics_handle()?).await?;
+            let router = authorization_server::router(state.clone());
+            let result = authorization_server::serve(listener, state, router, shutdown).await;
+            (ROLE, result)
         }
         ServeRole::UserScheduleService(args) => {
-            let (listener, router) = user_schedule_service(&args).await?;
+            const ROLE: &str = "user-schedule-service";
+            let listener = bind(ROLE, args.listen).await?;
+            let router =
+                user_schedule_service(&args, &listener, telemetry::metrics_handle()?).await?;
             let result = user_schedule_service::serve(listener, router, shutdown).await;
-            ("user-schedule-service", result)
+            (ROLE, result)
         }
         ServeRole::ArticlesService(args) => {
-            let (listener, router) = articles_service(&args).await?;
+            const ROLE: &str = "articles-service";
+            let listener = bind(ROLE, args.listen).await?;
+            let router = articles_service(&args, &listener, telemetry::metrics_handle()?).await?;
             let result = articles_service::serve(listener, router, shutdown).await;
-            ("articles-service", result)
+            (ROLE, result)
         }
     };
     result.with_context(|| format!("the {role} stopped with an error"))?;
@@ -74,9 +84,13 @@ pub(crate) fn database_url(
     Ok(format!("sqlite://{}/{role}.db", data_dir.display()))
 }
 
+/// The authorization server's state for `listener` (bound by the caller, so that `s2s up`
+/// can bind all its ports before anything else), its metrics rendered from `metrics`.
 pub(crate) async fn authorization_server(
     args: &AuthorizationServerArgs,
-) -> anyhow::Result<(TcpListener, axum::Router)> {
+    listener: &TcpListener,
+    metrics: PrometheusHandle,
+) -> anyhow::Result<authorization_server::AppState> {
     const ROLE: &str = "authorization-server";
     let admin_credentials = match (&args.admin_access_key_id, args.admin_secret.load()?) {
         (Some(access_key_id), Some(secret_access_key)) => {
@@ -90,7 +104,6 @@ pub(crate) async fn authorization_server(
             "admin credentials need both --admin-access-key-id and an admin secret access key"
         ),
     };
-    let listener = bind(ROLE, args.listen).await?;
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
@@ -101,7 +114,7 @@ pub(crate) async fn authorization_server(
     let mut config = authorization_server::Config::new(public_url.clone());
     config.region.clone_from(&args.region);
     config.admin_credentials = admin_credentials;
-    config.metrics = Some(telemetry::metrics_handle()?);
+    config.metrics = Some(metrics);
     config
         .check_listen_addr(local)
         .with_context(|| format!("refusing to start the {ROLE}"))?;
@@ -111,7 +124,7 @@ pub(crate) async fn authorization_server(
         .with_context(|| format!("cannot open the {ROLE} database"))?;
     let state = authorization_server::AppState::new(config, store, clock());
     tracing::info!(role = ROLE, listen = %local, %public_url, "listening");
-    Ok((listener, state))
+    Ok(state)
 }
 
 /// Distinct tokens remembered as verified; a handful of clients each hold one token at a
@@ -120,7 +133,9 @@ const VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1024;
 
 pub(crate) async fn user_schedule_service(
     args: &UserScheduleServiceArgs,
-) -> anyhow::Result<(TcpListener, axum::Router)> {
+    listener: &TcpListener,
+    metrics: PrometheusHandle,
+) -> anyhow::Result<axum::Router> {
     const ROLE: &str = "user-schedule-service";
     if args.client_ids.is_empty() && !args.allow_any_client {
         anyhow::bail!(
@@ -144,7 +159,6 @@ pub(crate) async fn user_schedule_service(
     let verifier = builder
         .build()
         .context("invalid token verification settings")?;
-    let listener = bind(ROLE, args.listen).await?;
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
@@ -159,10 +173,10 @@ pub(crate) async fn user_schedule_service(
     }
     let mut config = user_schedule_service::Config::default();
     config.resource_server.clone_from(&args.resource_server);
-    config.metrics = Some(telemetry::metrics_handle()?);
+    config.metrics = Some(metrics);
     let state = user_schedule_service::AppState::new(config, store, verifier, clock());
     tracing::info!(role = ROLE, listen = %local, "listening");
-    Ok((listener, user_schedule_service::router(state)))
+    Ok(user_schedule_service::router(state))
 }
 
 pub(crate) fn token_provider(
@@ -189,10 +203,11 @@ pub(crate) fn token_provider(
 
 pub(crate) async fn articles_service(
     args: &ArticlesServiceArgs,
-) -> anyhow::Result<(TcpListener, axum::Router)> {
+    listener: &TcpListener,
+    metrics: PrometheusHandle,
+) -> anyhow::Result<axum::Router> {
     const ROLE: &str = "articles-service";
     let tokens = token_provider(&args.client)?;
-    let listener = bind(ROLE, args.listen).await?;
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
@@ -202,9 +217,9 @@ pub(crate) async fn articles_service(
         .with_context(|| format!("cannot open the {ROLE} database"))?;
     let mut config =
         articles_service::Config::new(args.schedules_url.as_str().trim_end_matches('/'));
-    config.metrics = Some(telemetry::metrics_handle()?);
+    config.metrics = Some(metrics);
     let state = articles_service::AppState::new(config, store, tokens, clock())
         .context("cannot set up the articles-service")?;
     tracing::info!(role = ROLE, listen = %local, "listening");
-    Ok((listener, articles_service::router(state)))
+    Ok(articles_service::router(state))
 }

@@ -15,8 +15,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// The reference stack shipped with the binary, used by `s2s up` when no `stack.toml`
-/// is found in the current directory.
-pub(crate) const REFERENCE: &str = include_str!("../../../stack.toml");
+/// is found in the current directory. It is the crate's own file, not the repository's
+/// `stack.toml`: that one is the user's to edit, and editing it must change no build and
+/// no test.
+pub(crate) const REFERENCE: &str = include_str!("../default-stack.toml");
 
 /// A parsed, validated stack.
 #[derive(Debug, Clone)]

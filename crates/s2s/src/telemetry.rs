@@ -1,9 +1,12 @@
 //! Process-wide logging and metrics, set up once by the binary (libraries only emit).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 
 use anyhow::Context as _;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -28,8 +31,8 @@ pub(crate) fn init_logging(format: LogFormat, default_level: &str) -> anyhow::Re
         .context("cannot set up logging")
 }
 
-/// The Prometheus recorder, installed on first use; every server of the process renders
-/// the same handle at `/metrics`.
+/// The process-wide Prometheus recorder of `s2s serve`, which runs one server, installed on
+/// first use. (`s2s up` gives each of its servers its own: [`ServerMetrics`].)
 pub(crate) fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     if let Some(handle) = HANDLE.get() {
@@ -39,4 +42,75 @@ pub(crate) fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// One server's own Prometheus recorder, for `s2s up`, which runs three servers in one
+/// process: with a single process-wide recorder each `/metrics` would serve all three
+/// servers' series, and a Prometheus scraping the three endpoints would count everything
+/// three times.
+///
+/// The recorder is made current, thread-locally, for every poll of the server's request
+/// futures ([`ServerMetrics::scope_router`]) and of its startup ([`ServerMetrics::scope`]).
+/// Work a server hands to a task of its own (`tokio::spawn`) runs outside that scope and
+/// records into the process-wide recorder: only articles-service's token provider does
+/// that (its token refreshes), so `s2s up` installs articles-service's recorder as the
+/// process-wide one ([`ServerMetrics::install_as_fallback`]).
+#[derive(Clone)]
+pub(crate) struct ServerMetrics {
+    recorder: std::sync::Arc<PrometheusRecorder>,
+}
+
+impl ServerMetrics {
+    pub(crate) fn new() -> Self {
+        Self {
+            recorder: std::sync::Arc::new(PrometheusBuilder::new().build_recorder()),
+        }
+    }
+
+    /// What the server renders at `/metrics`.
+    pub(crate) fn handle(&self) -> PrometheusHandle {
+        self.recorder.handle()
+    }
+
+    /// Makes this the recorder of whatever runs outside every server's scope.
+    pub(crate) fn install_as_fallback(&self) -> anyhow::Result<()> {
+        metrics::set_global_recorder(std::sync::Arc::clone(&self.recorder))
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .context("cannot install the metrics recorder")
+    }
+
+    /// `future`, recording into this server's recorder.
+    pub(crate) fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped {
+            recorder: std::sync::Arc::clone(&self.recorder),
+            inner: Box::pin(future),
+        }
+    }
+
+    /// `router`, each request recording into this server's recorder: the outermost layer,
+    /// so the server's own metrics middleware runs inside it.
+    pub(crate) fn scope_router(&self, router: axum::Router) -> axum::Router {
+        let metrics = self.clone();
+        router.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                metrics.scope(next.run(request))
+            },
+        ))
+    }
+}
+
+/// A future that polls its inner future with a recorder made current (see
+/// [`ServerMetrics`]).
+pub(crate) struct Scoped<F> {
+    recorder: std::sync::Arc<PrometheusRecorder>,
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        metrics::with_local_recorder(&*this.recorder, || this.inner.as_mut().poll(cx))
+    }
 }

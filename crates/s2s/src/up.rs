@@ -16,15 +16,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::net::TcpListener;
 
 use crate::cli::{
     AdminSecret, ArticlesServiceArgs, AuthorizationServerArgs, ClientAuthMethod,
     ClientCredentialsArgs, ClientSecretSource, DataDir, UpArgs, UserScheduleServiceArgs,
 };
+use crate::lock::DataDirLock;
 use crate::provision::{self, Outputs};
 use crate::serve;
 use crate::shutdown::Shutdown;
 use crate::stack::{self, Stack};
+use crate::telemetry::ServerMetrics;
 
 /// How long each server gets to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,18 +52,21 @@ fn load_stack(path: Option<&Path>) -> anyhow::Result<(Stack, String)> {
 /// `s2s up`.
 pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let (stack, stack_name) = load_stack(args.stack.as_deref())?;
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            args.data_dir.display()
-        )
-    })?;
+    // Before anything else: a second `up` on this directory must change nothing.
+    let lock = DataDirLock::acquire(&args.data_dir)?;
+    let listeners = match Listeners::bind(&args).await {
+        Ok(listeners) => listeners,
+        Err(err) => {
+            lock.abandon();
+            return Err(err);
+        }
+    };
     let (shutdown, trigger) = Shutdown::on_signals_with_trigger();
     let mut servers = tokio::task::JoinSet::new();
 
     // Startup stops early on Ctrl-C; servers already spawned then stop with the trigger.
     let started = tokio::select! {
-        started = start(&args, &stack, &stack_name, &shutdown, &mut servers) => started,
+        started = start(&args, &stack, &stack_name, listeners, &shutdown, &mut servers) => started,
         () = shutdown.clone().wait() => Err(anyhow::anyhow!("interrupted while starting")),
     };
     if started.is_err() {
@@ -84,6 +90,11 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             }
         }
     }
+    if started.is_err() {
+        lock.abandon();
+    } else {
+        drop(lock);
+    }
     started?;
     match failure {
         Some(err) => Err(err),
@@ -92,6 +103,30 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             let _ = writeln!(std::io::stdout(), "stopped");
             Ok(())
         }
+    }
+}
+
+/// The three ports, bound before anything is provisioned or written: a port in use fails
+/// `up` while it has changed nothing.
+struct Listeners {
+    auth: TcpListener,
+    schedules: TcpListener,
+    articles: TcpListener,
+}
+
+impl Listeners {
+    async fn bind(args: &UpArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            auth: serve::bind("authorization-server", loopback(args.auth_port))
+                .await
+                .map_err(port_hint("--auth-port"))?,
+            schedules: serve::bind("user-schedule-service", loopback(args.schedules_port))
+                .await
+                .map_err(port_hint("--schedules-port"))?,
+            articles: serve::bind("articles-service", loopback(args.articles_port))
+                .await
+                .map_err(port_hint("--articles-port"))?,
+        })
     }
 }
 
@@ -108,6 +143,7 @@ async fn start(
     args: &UpArgs,
     stack: &Stack,
     stack_name: &str,
+    listeners: Listeners,
     shutdown: &Shutdown,
     servers: &mut ServerTasks,
 ) -> anyhow::Result<()> {
@@ -116,6 +152,11 @@ async fn start(
         .build()
         .context("cannot set up the HTTP client")?;
     let data_dir = &args.data_dir;
+    // One recorder per server, so that each `/metrics` serves its own server's series.
+    let auth_metrics = ServerMetrics::new();
+    let schedules_metrics = ServerMetrics::new();
+    let articles_metrics = ServerMetrics::new();
+    articles_metrics.install_as_fallback()?;
 
     // 1. The authorization server.
     let auth_args = AuthorizationServerArgs {
@@ -132,14 +173,24 @@ async fn start(
             admin_secret_access_key: None,
         },
     };
-    let (listener, auth_state) = serve::authorization_server(&auth_args)
-        .await
-        .map_err(port_hint("--auth-port"))?;
+    let listener = listeners.auth;
+    let auth_state = auth_metrics
+        .scope(serve::authorization_server(
+            &auth_args,
+            &listener,
+            auth_metrics.handle(),
+        ))
+        .await?;
     let auth_url = base_url(&listener)?;
     spawn_server(
         servers,
         "authorization-server",
-        authorization_server::serve(listener, auth_state, shutdown.clone().wait()),
+        authorization_server::serve(
+            listener,
+            auth_state.clone(),
+            auth_metrics.scope_router(authorization_server::router(auth_state)),
+            shutdown.clone().wait(),
+        ),
     );
     wait_ready(
         &http,
@@ -156,8 +207,6 @@ async fn start(
     let outputs = provisioned.outputs;
     let outputs_path = data_dir.join("outputs.json");
     let secret_path = provision::default_secret_path(&outputs_path);
-    provision::write_outputs(&outputs_path, &outputs)?;
-    provision::write_secret(&secret_path, &provisioned.client_secret)?;
 
     // 3. The resource server, trusting only the provisioned issuer and client.
     let resource_server = stack.resource_servers.first().map_or_else(
@@ -176,17 +225,27 @@ async fn start(
         allow_any_client: false,
         resource_server: resource_server.clone(),
     };
-    let (listener, router) = serve::user_schedule_service(&schedules_args)
-        .await
-        .map_err(port_hint("--schedules-port"))?;
+    let listener = listeners.schedules;
+    let router = schedules_metrics
+        .scope(serve::user_schedule_service(
+            &schedules_args,
+            &listener,
+            schedules_metrics.handle(),
+        ))
+        .await?;
     let schedules_url = base_url(&listener)?;
     spawn_server(
         servers,
         "user-schedule-service",
-        user_schedule_service::serve(listener, router, shutdown.clone().wait()),
+        user_schedule_service::serve(
+            listener,
+            schedules_metrics.scope_router(router),
+            shutdown.clone().wait(),
+        ),
     );
 
-    // 4. The client service, with the provisioned credentials.
+    // 4. The client service, with the provisioned credentials (in memory: the secret file
+    //    is written with outputs.json, once all three servers answer).
     let articles_args = ArticlesServiceArgs {
         listen: loopback(args.articles_port),
         database: None,
@@ -198,8 +257,8 @@ async fn start(
                 .context("the provisioned token URL is not a URL")?,
             client_id: outputs.client_id.clone(),
             secret: ClientSecretSource {
-                client_secret_file: Some(secret_path.clone()),
-                client_secret: None,
+                client_secret_file: None,
+                client_secret: Some(provisioned.client_secret.expose().to_owned()),
             },
             scopes: Vec::new(),
             auth: ClientAuthMethod::Basic,
@@ -207,14 +266,23 @@ async fn start(
         schedules_url: url::Url::parse(&schedules_url)
             .context("the user-schedule-service URL is not a URL")?,
     };
-    let (listener, router) = serve::articles_service(&articles_args)
-        .await
-        .map_err(port_hint("--articles-port"))?;
+    let listener = listeners.articles;
+    let router = articles_metrics
+        .scope(serve::articles_service(
+            &articles_args,
+            &listener,
+            articles_metrics.handle(),
+        ))
+        .await?;
     let articles_url = base_url(&listener)?;
     spawn_server(
         servers,
         "articles-service",
-        articles_service::serve(listener, router, shutdown.clone().wait()),
+        articles_service::serve(
+            listener,
+            articles_metrics.scope_router(router),
+            shutdown.clone().wait(),
+        ),
     );
 
     wait_ready(
@@ -224,6 +292,11 @@ async fn start(
     )
     .await?;
     wait_ready(&http, "articles-service", &format!("{articles_url}/readyz")).await?;
+
+    // 5. Only now, with all three answering, the files other tools read: outputs.json
+    //    never points at a server that is not running.
+    provision::write_secret(&secret_path, &provisioned.client_secret)?;
+    provision::write_outputs(&outputs_path, &outputs)?;
 
     let summary = Summary {
         data_dir,
@@ -355,7 +428,10 @@ curl -s -i -X POST {articles}/articles/$ARTICLE/publication
 #    stack.toml, then Ctrl-C and `s2s up` again: the client is updated in place (same id,
 #    same secret). Step 5 then answers 201. Or, without a restart, apply the change with
 {s2s} provision --stack stack.toml --endpoint-url {auth} --out {outputs_path}
-#    or with the AWS CLI (UpdateUserPoolClient replaces the whole configuration):
+#    or with the AWS CLI (UpdateUserPoolClient replaces the whole configuration; the CLI
+#    must sign its request, and the local server accepts any signature, so placeholder
+#    credentials do):
+#    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 #    aws cognito-idp update-user-pool-client --endpoint-url {auth} --region {region} \
 #      --user-pool-id {pool} --client-id $CLIENT_ID --allowed-o-auth-flows-user-pool-client \
 #      --allowed-o-auth-flows client_credentials --supported-identity-providers COGNITO \

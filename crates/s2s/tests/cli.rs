@@ -12,8 +12,10 @@ use std::time::Duration;
 
 const S2S: &str = env!("CARGO_BIN_EXE_s2s");
 
+/// The crate's own copy of the reference stack (the one built into the binary): the
+/// repository's `stack.toml` is the user's to edit, so no test reads it.
 fn reference_stack() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stack.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("default-stack.toml")
 }
 
 fn s2s(args: &[&str], dir: &Path) -> Output {
@@ -261,6 +263,56 @@ async fn up_runs_the_flow_and_a_second_up_reuses_everything() {
         "{problem}"
     );
 
+    // Each server's /metrics holds its own series only: a Prometheus scraping all three
+    // counts each request once.
+    let metrics = |url: String| {
+        let http = http.clone();
+        async move {
+            let response = http.get(format!("{url}/metrics")).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let auth_metrics = metrics(auth.clone()).await;
+    let schedules_metrics = metrics(schedules.clone()).await;
+    let articles_metrics = metrics(articles.clone()).await;
+    let owns = |text: &str, own: &[&str], others: &[&str]| {
+        for series in own {
+            assert!(text.contains(series), "{series} missing from:\n{text}");
+        }
+        for series in others {
+            assert!(
+                !text.contains(series),
+                "{series} does not belong in:\n{text}"
+            );
+        }
+    };
+    let auth_series = "authorization_server_tokens_issued_total";
+    let schedules_series = r#"service="user-schedule-service""#;
+    let verifier_series = "jwt_verifier_rejections_total";
+    let articles_series = r#"service="articles-service""#;
+    let provider_series = "token_provider_requests_total";
+    owns(
+        &auth_metrics,
+        &[auth_series],
+        &[
+            schedules_series,
+            verifier_series,
+            articles_series,
+            provider_series,
+        ],
+    );
+    owns(
+        &schedules_metrics,
+        &[schedules_series, verifier_series],
+        &[auth_series, articles_series, provider_series],
+    );
+    owns(
+        &articles_metrics,
+        &[articles_series, provider_series],
+        &[auth_series, schedules_series, verifier_series],
+    );
+
     // `s2s token` and `s2s inspect` against the same server.
     let secret_arg = secret_path.to_str().unwrap();
     let token_url = format!("{auth}/oauth2/token");
@@ -475,6 +527,125 @@ fn a_port_in_use_names_the_port_and_the_role() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_up_on_a_running_data_dir_is_refused_before_it_binds_or_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(dir.path(), &[]);
+    let outputs_before = std::fs::read(dir.path().join("data/outputs.json")).unwrap();
+    let files_before = listing(&dir.path().join("data"));
+    // A port in use: had the second `up` bound before checking the lock, it would fail on
+    // the port instead.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let stack = reference_stack();
+    let out = s2s(
+        &[
+            "up",
+            "--stack",
+            stack.to_str().unwrap(),
+            "--data-dir",
+            "data",
+            "--auth-port",
+            &port,
+            "--schedules-port",
+            "0",
+            "--articles-port",
+            "0",
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the data directory data is in use by another `s2s up` (process {})",
+            up.child.id()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&port), "{stderr}");
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+    assert_eq!(
+        std::fs::read(dir.path().join("data/outputs.json")).unwrap(),
+        outputs_before
+    );
+    assert_eq!(listing(&dir.path().join("data")), files_before);
+
+    // The first one still serves, and its stop releases the directory.
+    let health = reqwest::get(format!("{}/healthz", up.url("authorization-server")))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let (code, _) = up.terminate();
+    assert_eq!(code, Some(0));
+    assert!(!dir.path().join("data/up.lock").exists());
+    let up = Up::start(dir.path(), &[]);
+    drop(up);
+}
+
+/// The names of the files in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_up_whose_last_port_is_taken_leaves_the_data_dir_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let stack = reference_stack();
+    let up = || {
+        s2s(
+            &[
+                "up",
+                "--stack",
+                stack.to_str().unwrap(),
+                "--data-dir",
+                "data",
+                "--auth-port",
+                "0",
+                "--schedules-port",
+                "0",
+                "--articles-port",
+                &port,
+            ],
+            dir.path(),
+        )
+    };
+
+    // In an empty directory: no data directory is left behind.
+    let out = up();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot start the articles-service: port {port} is already in use"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--articles-port"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.path().join("data").exists());
+
+    // Over the files of an earlier run: the same files, untouched.
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let earlier = r#"{"issuer": "http://127.0.0.1:9229/us-east-1_Earlier00"}"#;
+    std::fs::write(dir.path().join("data/outputs.json"), earlier).unwrap();
+    let out = up();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("data/outputs.json")).unwrap(),
+        earlier
+    );
+    assert_eq!(listing(&dir.path().join("data")), ["outputs.json"]);
+}
+
 /// The `kid` in a JWT's header.
 fn kid_of(token: &str) -> String {
     use base64::Engine as _;
@@ -602,4 +773,35 @@ async fn keys_lists_and_rotates_a_pools_keys_and_the_new_key_signs() {
     assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()));
     let (code, _) = up.terminate();
     assert_eq!(code, Some(0));
+}
+
+/// The README's refused stacks ship as files under `examples/`, and fail as it shows.
+#[test]
+fn the_readme_example_stacks_fail_with_their_lines() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let dir = tempfile::tempdir().unwrap();
+    let refuse = |name: &str| {
+        let path = examples.join(name);
+        let out = s2s(
+            &[
+                "provision",
+                "--stack",
+                path.to_str().unwrap(),
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+            ],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(1));
+        text(&out.stderr)
+    };
+    let stderr = refuse("stack-typo.toml");
+    assert!(stderr.contains("unknown field `secret`"), "{stderr}");
+    let stderr = refuse("stack-bad-scope.toml");
+    assert!(
+        stderr.contains("\"user-schedule-service/schedule.write\" is not defined"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("60 days is out of range"), "{stderr}");
+    assert!(!dir.path().join(".s2s").exists());
 }

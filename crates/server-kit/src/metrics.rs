@@ -15,6 +15,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use oauth_proto::bearer::{BearerChallenge, BearerErrorCode};
 
 /// Counts and times every matched route of `router` under `service`.
 ///
@@ -39,13 +40,16 @@ async fn track_metrics(
     let method = request.method().to_string();
     let response = next.run(request).await;
     let status = response.status();
-    if let Some(challenge) = response
+    let challenges = response
         .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-    {
-        let reason = challenge_error(challenge)
-            .unwrap_or("missing_token")
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    if let Some(challenge) = BearerChallenge::from_header_values(challenges).first() {
+        let reason = challenge
+            .error
+            .as_ref()
+            .map_or("missing_token", BearerErrorCode::as_str)
             .to_owned();
         metrics::counter!("http_auth_refusals_total", "service" => service, "route" => route.clone(), "reason" => reason)
             .increment(1);
@@ -61,25 +65,4 @@ async fn track_metrics(
     metrics::histogram!("http_request_duration_seconds", "service" => service, "route" => route)
         .record(start.elapsed().as_secs_f64());
     response
-}
-
-/// The `error` parameter of a `Bearer` challenge, if any.
-fn challenge_error(challenge: &str) -> Option<&str> {
-    let start = challenge.find("error=\"")? + "error=\"".len();
-    let rest = &challenge[start..];
-    Some(&rest[..rest.find('"')?])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::challenge_error;
-
-    #[test]
-    fn reads_the_error_code_of_a_challenge() {
-        assert_eq!(
-            challenge_error(r#"Bearer error="insufficient_scope", scope="a/b""#),
-            Some("insufficient_scope")
-        );
-        assert_eq!(challenge_error("Bearer"), None);
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use authorization_server::{AdminCredentials, AppState, Config, serve, store};
+use authorization_server::{AdminCredentials, AppState, Config, router, serve, store};
 use aws_sdk_cognitoidentityprovider as cognito;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use oauth_proto::time::{Clock, SystemClock};
@@ -67,7 +67,7 @@ impl TestApp {
         let store = store::connect(&options.database_url).await.unwrap();
         let state = AppState::new(config, store, options.clock);
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, state.clone(), async move {
+        let task = tokio::spawn(serve(listener, state.clone(), router(state.clone()), async move {
             let _ = rx.await;
         }));
         let task = tokio::spawn(async move {

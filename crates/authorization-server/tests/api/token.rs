@@ -665,3 +665,20 @@ async fn metrics_health_and_request_ids_are_served() {
     assert!(response.headers().contains_key("x-request-id"));
     assert_eq!(response.text().await.unwrap(), "ok");
 }
+
+#[tokio::test]
+async fn the_root_names_the_endpoints() {
+    let app = TestApp::spawn().await;
+    let response = app.http.get(format!("{}/", app.url)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for endpoint in [
+        "POST /oauth2/token",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "GET  /metrics",
+        "admin API",
+    ] {
+        assert!(text.contains(endpoint), "{endpoint} missing from:\n{text}");
+    }
+}

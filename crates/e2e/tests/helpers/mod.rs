@@ -71,7 +71,12 @@ pub(crate) async fn authorization_server(
     let store = authorization_server::store::connect(&db).await.unwrap();
     let state = authorization_server::AppState::new(config, store, clock);
     Running::spawn(listener, move |listener, stopped| {
-        authorization_server::serve(listener, state, shutdown(stopped))
+        authorization_server::serve(
+            listener,
+            state.clone(),
+            authorization_server::router(state),
+            shutdown(stopped),
+        )
     })
     .await
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authorization_server::{AppState, Config, serve, store};
+use authorization_server::{AppState, Config, router, serve, store};
 use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::types::{OAuthFlowType, ResourceServerScopeType};
 use futures::FutureExt as _;
@@ -28,7 +28,7 @@ async fn spawn_server(clock: ManualClock) -> Server {
     let store = store::connect("sqlite::memory:").await.unwrap();
     let state = AppState::new(Config::new(url.clone()), store, Arc::new(clock));
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, state, async move {
+    tokio::spawn(serve(listener, state.clone(), router(state), async move {
         let _ = rx.await;
     }));
     Server { url, _shutdown: tx }
