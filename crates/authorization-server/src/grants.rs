@@ -84,11 +84,9 @@ impl GrantCache {
             return;
         }
         if entries.unknown.len() >= MAX_UNKNOWN {
-            entries.unknown.retain(|_, at| {
-                loaded
-                    .duration_since(*at)
-                    .is_ok_and(|age| age < MAX_AGE)
-            });
+            entries
+                .unknown
+                .retain(|_, at| loaded.duration_since(*at).is_ok_and(|age| age < MAX_AGE));
         }
         if entries.unknown.len() < MAX_UNKNOWN {
             entries.unknown.insert(client_id.to_owned(), loaded);

@@ -43,7 +43,8 @@
 //! - With [`Config::admin_credentials`] set, every admin request must carry a valid AWS
 //!   SigV4 signature made with that key (checked in constant time, date within 5
 //!   minutes, `host`, `x-amz-date`, `x-amz-target`, `content-type` and every `x-amz-*`
-//!   header signed, `Host` one of the server's names, each signature usable once).
+//!   header signed, `Host` one of the server's names; with
+//!   [`Config::refuse_replayed_signatures`], each write's signature usable once).
 //! - Without credentials the admin API accepts any request from a local process, so
 //!   [`serve`] (through [`Config::check_listen_addr`]) refuses non-loopback addresses
 //!   unless [`Config::allow_unauthenticated_admin`] is set, and the admin API answers only
@@ -106,6 +107,11 @@ pub struct Config {
     /// `false`). Only for a private network such as a container's, where the port is not
     /// reachable by anyone else: anyone who can connect can create clients and mint tokens.
     pub allow_unauthenticated_admin: bool,
+    /// Refuse a signed admin write whose signature was already used within the 5-minute
+    /// window (a replayed request; default `false`). Off by default because AWS SDKs sign
+    /// two identical writes made within the same second identically (the second one is
+    /// then refused instead of answered).
+    pub refuse_replayed_signatures: bool,
 }
 
 impl Config {
@@ -122,6 +128,7 @@ impl Config {
             admin_credentials: None,
             metrics: None,
             allow_unauthenticated_admin: false,
+            refuse_replayed_signatures: false,
         }
     }
 

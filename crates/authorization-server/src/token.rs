@@ -179,7 +179,12 @@ fn credentials(
 ) -> Result<(String, String, bool), Refusal> {
     let body_id = param(pairs, "client_id");
     let body_secret = param(pairs, "client_secret");
-    if headers.get_all(header::AUTHORIZATION).iter().nth(1).is_some() {
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
         return Err(Refusal::new(
             ErrorCode::InvalidRequest,
             "the Authorization header is repeated: send it once",

@@ -135,7 +135,12 @@ impl Stack {
             clock.clone(),
         );
         let auth = Running::spawn(listener, move |l, s| {
-            authorization_server::serve(l, state.clone(), authorization_server::router(state), shutdown(s))
+            authorization_server::serve(
+                l,
+                state.clone(),
+                authorization_server::router(state),
+                shutdown(s),
+            )
         });
         let sdk = sdk(&auth.url);
         let (pool_id, client, calendar_client) = provision(&sdk).await;

@@ -100,10 +100,21 @@ mod tests {
         assert_eq!(host_of("[::1]:9229"), "::1");
         assert_eq!(host_of("LocalHost.:80"), "localhost");
         let config = Config::new("https://auth.example.com");
-        for ok in ["localhost:1", "127.0.0.1:9", "[::1]:2", "auth.example.com", "a.localhost"] {
+        for ok in [
+            "localhost:1",
+            "127.0.0.1:9",
+            "[::1]:2",
+            "auth.example.com",
+            "a.localhost",
+        ] {
             assert!(names_this_server(&config, ok), "{ok}");
         }
-        for bad in ["evil.example:9229", "", "127.0.0.1.evil.com", "auth.example.com.evil"] {
+        for bad in [
+            "evil.example:9229",
+            "",
+            "127.0.0.1.evil.com",
+            "auth.example.com.evil",
+        ] {
             assert!(!names_this_server(&config, bad), "{bad}");
         }
     }

@@ -98,19 +98,21 @@ async fn authenticate_and_parse(
                 )),
             )
         })?;
-    if let Some(credentials) = &state.config().admin_credentials {
-        sigv4::verify(
-            credentials,
-            &state.config().region,
-            state.replays(),
-            state.clock().now(),
-            method,
-            uri,
-            headers,
-            &body,
-        )
-        .map_err(|e| ("unknown", e))?;
-    }
+    let verified = match &state.config().admin_credentials {
+        Some(credentials) => Some(
+            sigv4::verify(
+                credentials,
+                &state.config().region,
+                state.clock().now(),
+                method,
+                uri,
+                headers,
+                &body,
+            )
+            .map_err(|e| ("unknown", e))?,
+        ),
+        None => None,
+    };
     let target = headers
         .get("x-amz-target")
         .ok_or_else(|| {
@@ -149,6 +151,13 @@ async fn authenticate_and_parse(
                 "unsupported content type {shown:?}: expected {CONTENT_TYPE}"
             )),
         ));
+    }
+    if let Some(verified) =
+        verified.filter(|_| state.config().refuse_replayed_signatures && !operation.is_read_only())
+    {
+        verified
+            .first_use(state.replays())
+            .map_err(|e| (operation.name(), e))?;
     }
     Ok((operation, body))
 }

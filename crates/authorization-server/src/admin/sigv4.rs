@@ -13,8 +13,8 @@
 //!   SDKs leave it unsigned and it selects nothing);
 //! - the `Host` must name this server ([`super::guard`]);
 //! - a duplicated `Authorization` or `X-Amz-Date` header is refused;
-//! - a signature is accepted once: the same signature again within the skew window
-//!   (a replayed request) is refused.
+//! - a write's signature is accepted once: the same signature again within the skew
+//!   window (a replayed request) is refused.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -53,7 +53,12 @@ pub(crate) struct ReplayGuard {
 
 impl ReplayGuard {
     /// Records `signature`, usable until `until`; refuses one already recorded.
-    fn first_use(&self, signature: &str, until: SystemTime, now: SystemTime) -> Result<(), AdminError> {
+    fn first_use(
+        &self,
+        signature: &str,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), AdminError> {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.len() >= MAX_REMEMBERED {
             seen.retain(|_, expiry| *expiry > now);
@@ -284,18 +289,35 @@ fn signature(
 }
 
 /// Verifies the request's signature; any failure refuses the request.
-#[allow(clippy::too_many_arguments)]
+/// A valid signature, not yet checked against replays.
+pub(crate) struct Verified {
+    signature: String,
+    until: SystemTime,
+    now: SystemTime,
+}
+
+impl Verified {
+    /// Refuses the request if its signature was already used within the skew window.
+    /// Called for writes only: SDKs send identical reads signed within the same second,
+    /// and a replayed read tells an eavesdropper nothing the original response did not.
+    pub(crate) fn first_use(&self, replays: &ReplayGuard) -> Result<(), AdminError> {
+        replays.first_use(&self.signature, self.until, self.now)
+    }
+}
+
 pub(crate) fn verify(
     credentials: &AdminCredentials,
     region: &str,
-    replays: &ReplayGuard,
     now: SystemTime,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), AdminError> {
-    for (name, shown) in [("authorization", "Authorization"), ("x-amz-date", "X-Amz-Date")] {
+) -> Result<Verified, AdminError> {
+    for (name, shown) in [
+        ("authorization", "Authorization"),
+        ("x-amz-date", "X-Amz-Date"),
+    ] {
         if headers.get_all(name).iter().nth(1).is_some() {
             return Err(incomplete(format!(
                 "The request contains more than one {shown} header."
@@ -334,7 +356,9 @@ pub(crate) fn verify(
         }
     }
     if let Some(unsigned) = headers.keys().map(|n| n.as_str()).find(|name| {
-        name.starts_with("x-amz-") && *name != "x-amz-user-agent" && !auth.signed_headers.contains(name)
+        name.starts_with("x-amz-")
+            && *name != "x-amz-user-agent"
+            && !auth.signed_headers.contains(name)
     }) {
         return Err(incomplete(format!(
             "'{unsigned}' must be a 'SignedHeader' in the AWS Authorization."
@@ -378,7 +402,11 @@ pub(crate) fn verify(
         body,
     );
     if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        replays.first_use(&expected, signed_at + MAX_SKEW, now)
+        Ok(Verified {
+            signature: expected,
+            until: signed_at + MAX_SKEW,
+            now,
+        })
     } else {
         Err(AdminError::invalid_signature(
             "The request signature we calculated does not match the signature you provided. \
@@ -446,14 +474,14 @@ mod tests {
         let err = verify(
             &credentials,
             "us-east-1",
-            &ReplayGuard::default(),
             now,
             &Method::GET,
             &uri,
             &headers,
             b"",
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert_eq!(err.kind, "InvalidSignatureException");
         assert!(err.message.contains("cognito-idp"));
     }
