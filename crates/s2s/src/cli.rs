@@ -160,8 +160,9 @@ pub(crate) struct KeysArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServeRole {
     /// The local Cognito-compatible authorization server: admin API (AWS JSON 1.1),
-    /// token endpoint, JWKS and discovery, on one host.
-    AuthorizationServer(AuthorizationServerArgs),
+    /// token endpoint, JWKS and discovery, on one host; with --stack, provisioned before
+    /// it accepts connections.
+    AuthorizationServer(ServeAuthorizationServerArgs),
     /// The resource server: users' schedules behind scope checks.
     UserScheduleService(UserScheduleServiceArgs),
     /// The client service: the articles API, calling user-schedule-service with its own
@@ -192,7 +193,7 @@ pub(crate) struct AuthorizationServerArgs {
     pub(crate) data_dir: DataDir,
 
     /// URL clients use to reach this server; issuers are <public-url>/<userPoolId>.
-    /// [default: http://<listen address>]
+    /// [default: http://<listen address>, with 127.0.0.1 or [::1] for 0.0.0.0 or [::]]
     #[arg(long, env = "S2S_PUBLIC_URL")]
     pub(crate) public_url: Option<url::Url>,
 
@@ -201,12 +202,45 @@ pub(crate) struct AuthorizationServerArgs {
     pub(crate) region: String,
 
     /// Access key id the admin API accepts (SigV4). Without admin credentials any
-    /// signature is accepted, which is allowed only on a loopback address.
+    /// signature is accepted, which is allowed only on a loopback address (unless
+    /// `serve authorization-server --allow-unauthenticated-admin`).
     #[arg(long, env = "S2S_ADMIN_ACCESS_KEY_ID", requires = "admin_secret")]
     pub(crate) admin_access_key_id: Option<String>,
 
     #[command(flatten)]
     pub(crate) admin_secret: AdminSecret,
+}
+
+/// `s2s serve authorization-server`: the server's settings (shared with `s2s up`), plus
+/// what only a stand-alone server needs.
+#[derive(Debug, Args)]
+pub(crate) struct ServeAuthorizationServerArgs {
+    #[command(flatten)]
+    pub(crate) server: AuthorizationServerArgs,
+
+    /// Serve the admin API without admin credentials on a non-loopback address: anyone
+    /// who can reach the port can then create clients and mint tokens. For a throwaway
+    /// server on a network that only you reach, such as a container's port published on
+    /// the host's loopback; without it, a non-loopback --listen needs admin credentials.
+    #[arg(long, env = "S2S_ALLOW_UNAUTHENTICATED_ADMIN")]
+    pub(crate) allow_unauthenticated_admin: bool,
+
+    /// A stack to apply through the admin API before the server accepts connections (the
+    /// same provisioning as `s2s provision`, signed with the admin credentials), so that
+    /// once the port answers the pool, domain, resource servers and app client exist.
+    #[arg(long, env = "S2S_STACK")]
+    pub(crate) stack: Option<PathBuf>,
+
+    /// With --stack: where to write the outputs as JSON (they are printed too; ignored
+    /// without --stack).
+    /// [default: <data-dir>/outputs.json]
+    #[arg(long, env = "S2S_OUT")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// With --stack: where to write the client secret (mode 0600; never printed).
+    /// [default: client-secret next to the outputs]
+    #[arg(long, env = "S2S_SECRET_OUT")]
+    pub(crate) secret_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

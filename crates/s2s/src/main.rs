@@ -15,6 +15,7 @@ mod inspect;
 mod keys;
 mod lock;
 mod provision;
+mod provision_at_start;
 mod serve;
 mod shutdown;
 mod stack;

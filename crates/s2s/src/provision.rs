@@ -147,14 +147,8 @@ pub(crate) async fn sdk_client(
             }
             _ => Credentials::new("s2s-local", "s2s-local", None, None, "s2s-local"),
         };
-        let config = cognito::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
-            .endpoint_url(endpoint)
-            .credentials_provider(credentials)
-            .build();
         return Ok((
-            cognito::Client::from_conf(config),
+            local_sdk_client(endpoint, region, credentials),
             Target::Local {
                 endpoint: endpoint.to_owned(),
             },
@@ -169,6 +163,22 @@ pub(crate) async fn sdk_client(
         "no AWS region: pass --region, set AWS_REGION, or give --endpoint-url for the local server",
     )?;
     Ok((cognito::Client::new(&config), Target::Aws { region }))
+}
+
+/// An SDK client for the local server at `endpoint`, signing with `credentials`.
+pub(crate) fn local_sdk_client(
+    endpoint: &str,
+    region: String,
+    credentials: cognito::config::Credentials,
+) -> cognito::Client {
+    use cognito::config::{BehaviorVersion, Region};
+    let config = cognito::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .build();
+    cognito::Client::from_conf(config)
 }
 
 /// What exists so far, for the message of a failed step.

@@ -1,6 +1,6 @@
 //! `s2s serve <role>`: one server in the foreground until Ctrl-C or SIGTERM.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,36 +13,35 @@ use crate::cli::{
     ArticlesServiceArgs, AuthorizationServerArgs, ClientAuthMethod, ServeRole,
     UserScheduleServiceArgs,
 };
+use crate::provision_at_start;
 use crate::shutdown::Shutdown;
 use crate::telemetry;
 
 pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
-    let shutdown = Shutdown::on_signals().wait();
+    let shutdown = Shutdown::on_signals();
     // Each arm runs the same `serve` the crate's tests use: this binary adds nothing but
     // the socket and the signal.
     let (role, result) = match role {
         ServeRole::AuthorizationServer(args) => {
-            const ROLE: &str = "authorization-server";
-            let listener = bind(ROLE, args.listen).await?;
-            let state =
-                authorization_server(&args, &listener, telemetry::metrics_handle()?).await?;
-            let router = authorization_server::router(state.clone());
-            let result = authorization_server::serve(listener, state, router, shutdown).await;
-            (ROLE, result)
+            let (listener, server) = provision_at_start::start(&args, shutdown.clone()).await?;
+            let result =
+                authorization_server::serve(listener, server.state, server.router, shutdown.wait())
+                    .await;
+            ("authorization-server", result)
         }
         ServeRole::UserScheduleService(args) => {
             const ROLE: &str = "user-schedule-service";
             let listener = bind(ROLE, args.listen).await?;
             let router =
                 user_schedule_service(&args, &listener, telemetry::metrics_handle()?).await?;
-            let result = user_schedule_service::serve(listener, router, shutdown).await;
+            let result = user_schedule_service::serve(listener, router, shutdown.wait()).await;
             (ROLE, result)
         }
         ServeRole::ArticlesService(args) => {
             const ROLE: &str = "articles-service";
             let listener = bind(ROLE, args.listen).await?;
             let router = articles_service(&args, &listener, telemetry::metrics_handle()?).await?;
-            let result = articles_service::serve(listener, router, shutdown).await;
+            let result = articles_service::serve(listener, router, shutdown.wait()).await;
             (ROLE, result)
         }
     };
@@ -84,13 +83,47 @@ pub(crate) fn database_url(
     Ok(format!("sqlite://{}/{role}.db", data_dir.display()))
 }
 
-/// The authorization server's state for `listener` (bound by the caller, so that `s2s up`
-/// can bind all its ports before anything else), its metrics rendered from `metrics`.
+/// A configured authorization server that does not serve yet.
+pub(crate) struct AuthorizationServer {
+    /// What `authorization_server::serve` checks the listener against.
+    pub(crate) state: authorization_server::AppState,
+    pub(crate) router: axum::Router,
+    /// The URL clients use, without a trailing slash: issuers are `<public_url>/<poolId>`.
+    pub(crate) public_url: String,
+    pub(crate) region: String,
+    pub(crate) admin_credentials: Option<authorization_server::AdminCredentials>,
+}
+
+/// Whether the admin API may go without credentials on a non-loopback address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UnauthenticatedAdmin {
+    /// The rule: no admin credentials, loopback only.
+    LoopbackOnly,
+    /// `--allow-unauthenticated-admin`: the operator said the network is theirs alone.
+    Allowed,
+}
+
+/// The authorization server's router on `listener` (bound by the caller, so that `s2s up`
+/// can bind all its ports before anything else), its metrics rendered from `metrics`. The
+/// loopback rule always applies.
 pub(crate) async fn authorization_server(
     args: &AuthorizationServerArgs,
     listener: &TcpListener,
     metrics: PrometheusHandle,
 ) -> anyhow::Result<authorization_server::AppState> {
+    let server =
+        configure_authorization_server(args, listener, metrics, UnauthenticatedAdmin::LoopbackOnly)
+            .await?;
+    Ok(server.state)
+}
+
+/// The authorization server on `listener`, bound by the caller.
+pub(crate) async fn configure_authorization_server(
+    args: &AuthorizationServerArgs,
+    listener: &TcpListener,
+    metrics: PrometheusHandle,
+    unauthenticated_admin: UnauthenticatedAdmin,
+) -> anyhow::Result<AuthorizationServer> {
     const ROLE: &str = "authorization-server";
     let admin_credentials = match (&args.admin_access_key_id, args.admin_secret.load()?) {
         (Some(access_key_id), Some(secret_access_key)) => {
@@ -109,14 +142,14 @@ pub(crate) async fn authorization_server(
         .context("cannot read the bound address")?;
     let public_url = match &args.public_url {
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-        None => format!("http://{local}"),
+        None => default_public_url(local),
     };
     let mut config = authorization_server::Config::new(public_url.clone());
     config.region.clone_from(&args.region);
-    config.admin_credentials = admin_credentials;
+    config.admin_credentials.clone_from(&admin_credentials);
     config.metrics = Some(metrics);
-    config
-        .check_listen_addr(local)
+    config.allow_unauthenticated_admin = unauthenticated_admin == UnauthenticatedAdmin::Allowed;
+    check_listen_addr(&config, local, unauthenticated_admin)
         .with_context(|| format!("refusing to start the {ROLE}"))?;
     let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;
     let store = authorization_server::store::connect(&url)
@@ -124,7 +157,53 @@ pub(crate) async fn authorization_server(
         .with_context(|| format!("cannot open the {ROLE} database"))?;
     let state = authorization_server::AppState::new(config, store, clock());
     tracing::info!(role = ROLE, listen = %local, %public_url, "listening");
-    Ok(state)
+    Ok(AuthorizationServer {
+        router: authorization_server::router(state.clone()),
+        state,
+        public_url,
+        region: args.region.clone(),
+        admin_credentials,
+    })
+}
+
+/// The server's own check (public URL, and no unsigned admin API off loopback), with
+/// `--allow-unauthenticated-admin` lifting only the second half.
+fn check_listen_addr(
+    config: &authorization_server::Config,
+    local: SocketAddr,
+    unauthenticated_admin: UnauthenticatedAdmin,
+) -> anyhow::Result<()> {
+    use authorization_server::ConfigError;
+    match config.check_listen_addr(local) {
+        Ok(()) => Ok(()),
+        Err(ConfigError::UnauthenticatedAdminApi { .. })
+            if unauthenticated_admin == UnauthenticatedAdmin::Allowed =>
+        {
+            tracing::warn!(
+                listen = %local,
+                "the admin API accepts unsigned requests from anyone who can reach this address (--allow-unauthenticated-admin)"
+            );
+            Ok(())
+        }
+        Err(err @ ConfigError::UnauthenticatedAdminApi { .. }) => Err(anyhow::anyhow!(
+            "{err}. Set S2S_ADMIN_ACCESS_KEY_ID and S2S_ADMIN_SECRET_ACCESS_KEY_FILE (or \
+             S2S_ADMIN_SECRET_ACCESS_KEY), or, for a server that only you can reach (a \
+             container port published on the host's loopback), pass \
+             --allow-unauthenticated-admin (S2S_ALLOW_UNAUTHENTICATED_ADMIN=true)"
+        )),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `http://<listen address>`, with the loopback address of the same family in place of
+/// an unspecified one (0.0.0.0, [::]), which no client can connect to.
+fn default_public_url(local: SocketAddr) -> String {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, local.port()))
 }
 
 /// Distinct tokens remembered as verified; a handful of clients each hold one token at a
@@ -222,4 +301,18 @@ pub(crate) async fn articles_service(
         .context("cannot set up the articles-service")?;
     tracing::info!(role = ROLE, listen = %local, "listening");
     Ok(articles_service::router(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_public_url_replaces_an_unspecified_address_with_loopback() {
+        let url = |addr: &str| default_public_url(addr.parse().unwrap());
+        assert_eq!(url("0.0.0.0:9229"), "http://127.0.0.1:9229");
+        assert_eq!(url("[::]:9229"), "http://[::1]:9229");
+        assert_eq!(url("127.0.0.1:9229"), "http://127.0.0.1:9229");
+        assert_eq!(url("10.1.2.3:80"), "http://10.1.2.3:80");
+    }
 }

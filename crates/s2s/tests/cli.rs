@@ -805,3 +805,232 @@ fn the_readme_example_stacks_fail_with_their_lines() {
     assert!(stderr.contains("60 days is out of range"), "{stderr}");
     assert!(!dir.path().join(".s2s").exists());
 }
+
+/// A running `s2s serve authorization-server`, stopped with SIGTERM when dropped.
+struct Served {
+    child: Child,
+    stdout: Vec<String>,
+}
+
+impl Served {
+    /// Starts the server with `args` and `env` and waits for the outputs it prints after
+    /// provisioning its stack (the JSON object that ends with a line `}`).
+    fn start_with_stack(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(S2S);
+        command
+            .args(["serve", "authorization-server"])
+            .args(args)
+            .current_dir(dir)
+            .env("RUST_LOG", "off")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut served = Self {
+            child,
+            stdout: Vec::new(),
+        };
+        while served.stdout.last().map(String::as_str) != Some("}") {
+            match lines.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) => served.stdout.push(line),
+                Err(_) => panic!("no outputs printed:\n{}", served.stdout.join("\n")),
+            }
+        }
+        served
+    }
+
+    /// The outputs JSON it printed.
+    fn printed_outputs(&self) -> serde_json::Value {
+        let start = self.stdout.iter().position(|l| l == "{").unwrap();
+        serde_json::from_str(&self.stdout[start..].join("\n")).unwrap()
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `s2s token` against printed outputs and a secret file; the access token.
+fn token_with(outputs: &serde_json::Value, secret_file: &Path, dir: &Path) -> String {
+    let out = s2s(
+        &[
+            "token",
+            "--token-url",
+            outputs["token_url"].as_str().unwrap(),
+            "--client-id",
+            outputs["client_id"].as_str().unwrap(),
+            "--client-secret-file",
+            secret_file.to_str().unwrap(),
+        ],
+        dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn serve_with_a_stack_provisions_it_with_the_admin_credentials_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = reference_stack();
+    let admin = [("S2S_ADMIN_SECRET_ACCESS_KEY", "ci-admin-secret")];
+    let mut served = Served::start_with_stack(
+        dir.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "data",
+            "--admin-access-key-id",
+            "ci-admin",
+            "--stack",
+            stack.to_str().unwrap(),
+        ],
+        &admin,
+    );
+    let printed = served.printed_outputs();
+    let stdout = served.stdout.join("\n");
+    assert!(
+        stdout.contains("user pool s2s-demo (") && stdout.contains("): created"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("ci-admin-secret"),
+        "no admin secret printed"
+    );
+    // The outputs are written to the data directory, and the secret next to them, 0600,
+    // and never printed.
+    assert_eq!(outputs(dir.path()), printed);
+    let secret_file = dir.path().join("data/client-secret");
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(
+        !stdout.contains(secret.trim()),
+        "the client secret is not printed"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let endpoint = printed["token_url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/oauth2/token")
+        .to_owned();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+
+    // The server was provisioned with the admin credentials: an admin client that has
+    // them finds everything in place; one with other credentials is refused.
+    let provision_as = |key: &str, secret: &str| {
+        Command::new(S2S)
+            .args(["provision", "--stack", stack.to_str().unwrap()])
+            .args(["--endpoint-url", &endpoint, "--out", "host/outputs.json"])
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = provision_as("ci-admin", "ci-admin-secret");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("nothing changed"), "{stdout}");
+    let out = provision_as("ci-admin", "not-the-secret");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+
+    // A client gets a token that verifies against the printed issuer.
+    let token = token_with(&printed, &secret_file, dir.path());
+    let out = s2s(
+        &[
+            "inspect",
+            &token,
+            "--issuer",
+            printed["issuer"].as_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(served.terminate(), Some(0));
+}
+
+#[test]
+fn an_unsigned_admin_api_off_loopback_needs_allow_unauthenticated_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = s2s(
+        &[
+            "serve",
+            "authorization-server",
+            "--listen",
+            "0.0.0.0:0",
+            "--data-dir",
+            "data",
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:")
+            && stderr.contains("without admin credentials"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-unauthenticated-admin"), "{stderr}");
+
+    // With the flag it serves, and its default public URL is loopback, not 0.0.0.0.
+    let stack = reference_stack();
+    let mut served = Served::start_with_stack(
+        dir.path(),
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--data-dir",
+            "data",
+            "--allow-unauthenticated-admin",
+            "--stack",
+            stack.to_str().unwrap(),
+            "--out",
+            "ci/outputs.json",
+        ],
+        &[],
+    );
+    let printed = served.printed_outputs();
+    let issuer = printed["issuer"].as_str().unwrap();
+    assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
+    let token = token_with(&printed, &dir.path().join("ci/client-secret"), dir.path());
+    let out = s2s(&["inspect", &token, "--issuer", issuer], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(served.terminate(), Some(0));
+}
