@@ -6,6 +6,10 @@
 //! load that raced a write is not kept), and an entry is reloaded once it is older than
 //! [`MAX_AGE`], so a change made through another replica over the same database takes effect
 //! within that time.
+//!
+//! Unknown client ids are remembered too (a bounded negative cache, same freshness rules),
+//! so that a flood of requests naming a client that does not exist costs no database query
+//! after the first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -18,6 +22,9 @@ use crate::store::TokenContext;
 
 /// How long an entry is used before it is read again from the store.
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(1);
+/// How many unknown client ids are remembered; beyond, expired ones are dropped and, if
+/// none is, new ones are not remembered (memory stays bounded under a flood of random ids).
+pub(crate) const MAX_UNKNOWN: usize = 10_000;
 
 /// A client as the token endpoint needs it.
 #[derive(Debug)]
@@ -41,6 +48,8 @@ struct Entries {
     /// Bumped by every admin write.
     generation: u64,
     by_client: HashMap<String, Entry>,
+    /// Client ids the store did not know, with when it said so.
+    unknown: HashMap<String, SystemTime>,
 }
 
 #[derive(Debug)]
@@ -55,6 +64,33 @@ impl GrantCache {
         let mut entries = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         entries.generation += 1;
         entries.by_client.clear();
+        entries.unknown.clear();
+    }
+
+    /// Whether the store said recently that there is no such client.
+    fn known_unknown(&self, client_id: &str, now: SystemTime) -> bool {
+        let entries = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .unknown
+            .get(client_id)
+            .and_then(|loaded| now.duration_since(*loaded).ok())
+            .is_some_and(|age| age < MAX_AGE)
+    }
+
+    /// Remembers that the store knew no such client at `generation`.
+    fn insert_unknown(&self, client_id: &str, generation: u64, loaded: SystemTime) {
+        let mut entries = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.generation != generation {
+            return;
+        }
+        if entries.unknown.len() >= MAX_UNKNOWN {
+            entries
+                .unknown
+                .retain(|_, at| loaded.duration_since(*at).is_ok_and(|age| age < MAX_AGE));
+        }
+        if entries.unknown.len() < MAX_UNKNOWN {
+            entries.unknown.insert(client_id.to_owned(), loaded);
+        }
     }
 
     fn generation(&self) -> u64 {
@@ -93,8 +129,12 @@ pub(crate) async fn grant(
     if let Some(grant) = cache.fresh(client_id, now) {
         return Ok(Some(grant));
     }
+    if cache.known_unknown(client_id, now) {
+        return Ok(None);
+    }
     let generation = cache.generation();
     let Some(context) = state.store().token_context(client_id).await? else {
+        cache.insert_unknown(client_id, generation, now);
         return Ok(None);
     };
     let pool_id = &context.client.pool_id;

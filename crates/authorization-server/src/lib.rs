@@ -25,10 +25,10 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::new("http://127.0.0.1:9229");
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9229").await?;
-//! config.check_listen_addr(listener.local_addr()?)?;
 //! let store = store::connect("sqlite::memory:").await?;
 //! let state = AppState::new(config, store, Arc::new(SystemClock));
-//! serve(listener, router(state), std::future::pending()).await?;
+//! // Refuses a non-loopback listener unless admin credentials are configured.
+//! serve(listener, state.clone(), router(state), std::future::pending()).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -43,9 +43,15 @@
 //! # Security notes
 //!
 //! - With [`Config::admin_credentials`] set, every admin request must carry a valid AWS
-//!   SigV4 signature made with that key (checked in constant time, date within 15
-//!   minutes). Without credentials the admin API accepts anything, so
-//!   [`Config::check_listen_addr`] refuses non-loopback addresses in that case.
+//!   SigV4 signature made with that key (checked in constant time, date within 5
+//!   minutes, `host`, `x-amz-date`, `x-amz-target`, `content-type` and every `x-amz-*`
+//!   header signed, `Host` one of the server's names; with
+//!   [`Config::refuse_replayed_signatures`], each write's signature usable once).
+//! - Without credentials the admin API accepts any request from a local process, so
+//!   [`serve`] (through [`Config::check_listen_addr`]) refuses non-loopback addresses
+//!   unless [`Config::allow_unauthenticated_admin`] is set, and the admin API answers only
+//!   requests whose `Host` is a loopback name or the public URL's host and whose `Origin`,
+//!   if any, is the server's own (no DNS rebinding, no cross-site calls from a browser).
 //! - Client secrets are compared in constant time and never logged; a request for an
 //!   unknown client costs the same comparison as a wrong secret.
 //! - RSA keys are generated, stored (PKCS#8) and used with aws-lc-rs only. Keys are
@@ -101,6 +107,15 @@ pub struct Config {
     /// The Prometheus recorder's handle, rendered at `GET /metrics` (default `None`: an
     /// empty body). The caller installs the recorder; the server only emits via `metrics`.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Serve the admin API without credentials on a non-loopback address (default
+    /// `false`). Only for a private network such as a container's, where the port is not
+    /// reachable by anyone else: anyone who can connect can create clients and mint tokens.
+    pub allow_unauthenticated_admin: bool,
+    /// Refuse a signed admin write whose signature was already used within the 5-minute
+    /// window (a replayed request; default `false`). Off by default because AWS SDKs sign
+    /// two identical writes made within the same second identically (the second one is
+    /// then refused instead of answered).
+    pub refuse_replayed_signatures: bool,
 }
 
 impl Config {
@@ -116,12 +131,15 @@ impl Config {
             region: "us-east-1".to_owned(),
             admin_credentials: None,
             metrics: None,
+            allow_unauthenticated_admin: false,
+            refuse_replayed_signatures: false,
         }
     }
 
     /// Refuses to serve on a non-loopback address without admin credentials (the admin API
-    /// would then accept unsigned requests from the network), and refuses a public URL that
-    /// is not `http(s)://host...` without a trailing slash.
+    /// would then accept unsigned requests from the network) unless
+    /// [`Config::allow_unauthenticated_admin`] is set, and refuses a public URL that is not
+    /// `http(s)://host...` without a trailing slash. [`serve`] calls it.
     pub fn check_listen_addr(&self, addr: SocketAddr) -> Result<(), ConfigError> {
         let url = &self.public_url;
         let rest = url
@@ -130,7 +148,10 @@ impl Config {
         if rest.is_none_or(|host| host.is_empty() || host.starts_with('/')) || url.ends_with('/') {
             return Err(ConfigError::InvalidPublicUrl(url.clone()));
         }
-        if self.admin_credentials.is_none() && !addr.ip().is_loopback() {
+        if self.admin_credentials.is_none()
+            && !self.allow_unauthenticated_admin
+            && !addr.ip().is_loopback()
+        {
             return Err(ConfigError::UnauthenticatedAdminApi { addr });
         }
         Ok(())
@@ -160,6 +181,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     keys: keys::KeyCache,
     grants: grants::GrantCache,
+    replays: admin::sigv4::ReplayGuard,
 }
 
 impl AppState {
@@ -172,6 +194,7 @@ impl AppState {
                 clock,
                 keys: keys::KeyCache::default(),
                 grants: grants::GrantCache::default(),
+                replays: admin::sigv4::ReplayGuard::default(),
             }),
         }
     }
@@ -196,6 +219,10 @@ impl AppState {
 
     pub(crate) fn grants(&self) -> &grants::GrantCache {
         &self.inner.grants
+    }
+
+    pub(crate) fn replays(&self) -> &admin::sigv4::ReplayGuard {
+        &self.inner.replays
     }
 
     /// Now, in Unix milliseconds.
@@ -292,13 +319,24 @@ async fn render_metrics(
     )
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight
-/// requests (graceful shutdown).
+/// Serves `router` — the [`router`] of `state`, possibly wrapped in more layers — on
+/// `listener` until `shutdown` completes, then finishes in-flight requests (graceful
+/// shutdown).
+///
+/// Refuses to start (an [`std::io::ErrorKind::InvalidInput`] error wrapping a
+/// [`ConfigError`]) when [`Config::check_listen_addr`] refuses the listener's address: a
+/// non-loopback address without admin credentials and without
+/// [`Config::allow_unauthenticated_admin`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    state: AppState,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state
+        .config()
+        .check_listen_addr(listener.local_addr()?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     server_kit::serve("authorization-server", listener, router, shutdown).await
 }
 

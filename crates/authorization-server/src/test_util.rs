@@ -50,9 +50,10 @@ impl TestServer {
         let store = crate::store::connect("sqlite::memory:").await?;
         let state = AppState::new(Config::new(url.clone()), store, clock);
         let (tx, rx) = oneshot::channel::<()>();
-        let router = crate::router(state.clone());
+        let served = state.clone();
         tokio::spawn(async move {
-            let _ = crate::serve(listener, router, async move {
+            let router = crate::router(served.clone());
+            let _ = crate::serve(listener, served, router, async move {
                 let _ = rx.await;
             })
             .await;

@@ -180,6 +180,17 @@ pub(crate) fn credentials(
 ) -> Result<(String, String, bool), Refusal> {
     let body_id = param(pairs, "client_id");
     let body_secret = param(pairs, "client_secret");
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Refusal::new(
+            ErrorCode::InvalidRequest,
+            "the Authorization header is repeated: send it once",
+        ));
+    }
     if let Some(authorization) = headers.get(header::AUTHORIZATION) {
         let value = authorization.to_str().unwrap_or_default();
         let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
@@ -360,7 +371,9 @@ pub(crate) async fn authenticate(
                 .context
                 .secrets
                 .iter()
-                .fold(false, |found, expected| expected.matches(secret) | found);
+                .fold(false, |found, expected| {
+                    secret_matches(expected.expose(), secret) | found
+                });
             if matches {
                 Authentication::Authenticated(grant)
             } else {
@@ -368,10 +381,22 @@ pub(crate) async fn authenticate(
             }
         }
         None => {
-            let _ = oauth_proto::ClientSecret::new(DUMMY_SECRET).matches(secret);
+            let _ = secret_matches(DUMMY_SECRET, secret);
             Authentication::UnknownClient
         }
     })
+}
+
+/// Whether `presented` is the secret `expected`, in a time that depends on neither
+/// secret's content nor length: the SHA-256 digests (always 32 bytes) are compared in
+/// constant time, where comparing the secrets themselves would return early on a length
+/// mismatch.
+fn secret_matches(expected: &str, presented: &str) -> bool {
+    use aws_lc_rs::digest::{SHA256, digest};
+    use subtle::ConstantTimeEq as _;
+    let expected = digest(&SHA256, expected.as_bytes());
+    let presented = digest(&SHA256, presented.as_bytes());
+    expected.as_ref().ct_eq(presented.as_ref()).into()
 }
 
 /// The client has the `client_credentials` flow and its pool has a domain.

@@ -97,6 +97,7 @@ async fn apply(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let private_server = tokio::spawn(authorization_server::serve(
         private,
+        server.state.clone(),
         server.router.clone(),
         async move {
             // A dropped sender also means: stop.

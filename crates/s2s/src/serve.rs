@@ -25,7 +25,8 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
         ServeRole::AuthorizationServer(args) => {
             let (listener, server) = provision_at_start::start(&args, shutdown.clone()).await?;
             let result =
-                authorization_server::serve(listener, server.router, shutdown.wait()).await;
+                authorization_server::serve(listener, server.state, server.router, shutdown.wait())
+                    .await;
             ("authorization-server", result)
         }
         ServeRole::UserScheduleService(args) => {
@@ -84,6 +85,8 @@ pub(crate) fn database_url(
 
 /// A configured authorization server that does not serve yet.
 pub(crate) struct AuthorizationServer {
+    /// What `authorization_server::serve` checks the listener against.
+    pub(crate) state: authorization_server::AppState,
     pub(crate) router: axum::Router,
     /// The URL clients use, without a trailing slash: issuers are `<public_url>/<poolId>`.
     pub(crate) public_url: String,
@@ -107,15 +110,11 @@ pub(crate) async fn authorization_server(
     args: &AuthorizationServerArgs,
     listener: &TcpListener,
     metrics: PrometheusHandle,
-) -> anyhow::Result<axum::Router> {
-    let server = configure_authorization_server(
-        args,
-        listener,
-        metrics,
-        UnauthenticatedAdmin::LoopbackOnly,
-    )
-    .await?;
-    Ok(server.router)
+) -> anyhow::Result<authorization_server::AppState> {
+    let server =
+        configure_authorization_server(args, listener, metrics, UnauthenticatedAdmin::LoopbackOnly)
+            .await?;
+    Ok(server.state)
 }
 
 /// The authorization server on `listener`, bound by the caller.
@@ -149,6 +148,7 @@ pub(crate) async fn configure_authorization_server(
     config.region.clone_from(&args.region);
     config.admin_credentials.clone_from(&admin_credentials);
     config.metrics = Some(metrics);
+    config.allow_unauthenticated_admin = unauthenticated_admin == UnauthenticatedAdmin::Allowed;
     check_listen_addr(&config, local, unauthenticated_admin)
         .with_context(|| format!("refusing to start the {ROLE}"))?;
     let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;
@@ -158,13 +158,13 @@ pub(crate) async fn configure_authorization_server(
     let state = authorization_server::AppState::new(config, store, clock());
     tracing::info!(role = ROLE, listen = %local, %public_url, "listening");
     Ok(AuthorizationServer {
-        router: authorization_server::router(state),
+        router: authorization_server::router(state.clone()),
+        state,
         public_url,
         region: args.region.clone(),
         admin_credentials,
     })
 }
-
 
 /// The server's own check (public URL, and no unsigned admin API off loopback), with
 /// `--allow-unauthenticated-admin` lifting only the second half.

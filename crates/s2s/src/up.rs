@@ -174,7 +174,7 @@ async fn start(
         },
     };
     let listener = listeners.auth;
-    let router = auth_metrics
+    let auth_state = auth_metrics
         .scope(serve::authorization_server(
             &auth_args,
             &listener,
@@ -187,7 +187,8 @@ async fn start(
         "authorization-server",
         authorization_server::serve(
             listener,
-            auth_metrics.scope_router(router),
+            auth_state.clone(),
+            auth_metrics.scope_router(authorization_server::router(auth_state)),
             shutdown.clone().wait(),
         ),
     );

@@ -134,9 +134,13 @@ impl Stack {
             store,
             clock.clone(),
         );
-        let router = authorization_server::router(state);
         let auth = Running::spawn(listener, move |l, s| {
-            authorization_server::serve(l, router, shutdown(s))
+            authorization_server::serve(
+                l,
+                state.clone(),
+                authorization_server::router(state),
+                shutdown(s),
+            )
         });
         let sdk = sdk(&auth.url);
         let (pool_id, client, calendar_client) = provision(&sdk).await;

@@ -1,9 +1,10 @@
 //! The admin API: AWS JSON 1.1 on `POST /`, operation named by
 //! `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`.
 //!
-//! Order of checks (each refusal writes nothing): body size, SigV4 (when credentials are
-//! configured, except for the operations Cognito serves unsigned: `GetClientToken`,
-//! `RevokeToken`), target, content type, JSON shape, model validation, then the operation.
+//! Order of checks (each refusal writes nothing): `Host`/`Origin` ([`guard`]), body size,
+//! SigV4 (when credentials are configured, except for the operations Cognito serves
+//! unsigned: `GetClientToken`, `RevokeToken`), target, content type, JSON shape, model
+//! validation, then the operation.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -19,6 +20,7 @@ mod client_secrets;
 mod clients;
 mod domains;
 pub(crate) mod error;
+mod guard;
 mod mfa;
 mod operation;
 mod pools;
@@ -93,6 +95,7 @@ async fn authenticate_and_parse(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(AdminOperation, bytes::Bytes), Refusal> {
+    guard::check(state.config(), headers, uri).map_err(|e| ("unknown", e))?;
     let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -110,23 +113,26 @@ async fn authenticate_and_parse(
         .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .and_then(AdminOperation::parse)
         .is_some_and(AdminOperation::is_unsigned);
-    if let Some(credentials) = state
+    let verified = match state
         .config()
         .admin_credentials
         .as_ref()
         .filter(|_| !unsigned)
     {
-        sigv4::verify(
-            credentials,
-            &state.config().region,
-            state.clock().now(),
-            method,
-            uri,
-            headers,
-            &body,
-        )
-        .map_err(|e| ("unknown", e))?;
-    }
+        Some(credentials) => Some(
+            sigv4::verify(
+                credentials,
+                &state.config().region,
+                state.clock().now(),
+                method,
+                uri,
+                headers,
+                &body,
+            )
+            .map_err(|e| ("unknown", e))?,
+        ),
+        None => None,
+    };
     let target = headers
         .get("x-amz-target")
         .ok_or_else(|| {
@@ -165,6 +171,13 @@ async fn authenticate_and_parse(
                 "unsupported content type {shown:?}: expected {CONTENT_TYPE}"
             )),
         ));
+    }
+    if let Some(verified) =
+        verified.filter(|_| state.config().refuse_replayed_signatures && !operation.is_read_only())
+    {
+        verified
+            .first_use(state.replays())
+            .map_err(|e| (operation.name(), e))?;
     }
     Ok((operation, body))
 }

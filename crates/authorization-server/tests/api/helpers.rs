@@ -30,6 +30,7 @@ pub(crate) struct Options {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) public_url: Option<String>,
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub(crate) refuse_replays: bool,
 }
 
 impl Default for Options {
@@ -40,6 +41,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             public_url: None,
             metrics: None,
+            refuse_replays: false,
         }
     }
 }
@@ -61,15 +63,21 @@ impl TestApp {
             });
         }
         config.metrics = options.metrics.clone();
+        config.refuse_replayed_signatures = options.refuse_replays;
         config
             .check_listen_addr(listener.local_addr().unwrap())
             .unwrap();
         let store = store::connect(&options.database_url).await.unwrap();
         let state = AppState::new(config, store, options.clock);
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, router(state.clone()), async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(serve(
+            listener,
+            state.clone(),
+            router(state.clone()),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         let task = tokio::spawn(async move {
             task.await.unwrap().unwrap();
         });

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_sdk;
+mod attacks;
 mod bad_input;
 mod client_secrets;
 mod helpers;

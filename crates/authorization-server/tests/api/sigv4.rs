@@ -206,7 +206,7 @@ async fn a_stale_signature_is_refused() {
     assert!(
         aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata::message(&error)
             .unwrap()
-            .contains("Signature expired")
+            .contains("Signature not yet current")
     );
 }
 

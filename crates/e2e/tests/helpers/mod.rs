@@ -70,9 +70,13 @@ pub(crate) async fn authorization_server(
     let db = format!("sqlite://{}/authorization-server.db", data.display());
     let store = authorization_server::store::connect(&db).await.unwrap();
     let state = authorization_server::AppState::new(config, store, clock);
-    let router = authorization_server::router(state);
     Running::spawn(listener, move |listener, stopped| {
-        authorization_server::serve(listener, router, shutdown(stopped))
+        authorization_server::serve(
+            listener,
+            state.clone(),
+            authorization_server::router(state),
+            shutdown(stopped),
+        )
     })
     .await
 }

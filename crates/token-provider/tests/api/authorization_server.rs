@@ -28,7 +28,7 @@ async fn spawn_server(clock: ManualClock) -> Server {
     let store = store::connect("sqlite::memory:").await.unwrap();
     let state = AppState::new(Config::new(url.clone()), store, Arc::new(clock));
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, router(state), async move {
+    tokio::spawn(serve(listener, state.clone(), router(state), async move {
         let _ = rx.await;
     }));
     Server { url, _shutdown: tx }
