@@ -295,13 +295,8 @@ async fn bad_requests_are_refused_and_change_nothing() {
         )
         .await;
     assert_eq!(kind, "InvalidParameterException");
-    let (kind, _) = app
-        .admin_error(
-            "ListUserPoolClientSecrets",
-            json!({"UserPoolId": s.pool_id, "ClientId": s.client_id, "ClientSecret": "x"}),
-        )
-        .await;
-    assert_eq!(kind, "InvalidParameterException");
+    // An unknown request member (here `ClientSecret` on a listing) is ignored, as Cognito
+    // does for members a newer SDK may send; `newer_operations.rs` tests that rule.
     assert_eq!(secret_ids(&sdk, &s).await.len(), 1);
     assert_eq!(
         token_status(&app, &s.client_id, &s.client_secret).await.0,
