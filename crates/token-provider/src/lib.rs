@@ -96,7 +96,12 @@ pub use builder::TokenProviderBuilder;
 pub use error::{BuildError, HttpError, HttpErrorKind, TokenError};
 #[cfg(feature = "middleware")]
 pub use middleware::BearerMiddleware;
-pub use oauth_proto::{ClientId, ClientSecret, ErrorCode, Scope, Scopes};
+// The `oauth-proto` types that appear in this crate's public API, so a user never has to
+// depend on `oauth-proto` by name and rustdoc links them.
+#[cfg(feature = "test-util")]
+pub use oauth_proto::time::ManualClock;
+pub use oauth_proto::time::{Clock, SystemClock};
+pub use oauth_proto::{ClientId, ClientSecret, ErrorCode, InvalidValue, Scope, Scopes};
 pub use provider::TokenProvider;
 pub use stats::{Failures, Stats};
 pub use token::AccessToken;
