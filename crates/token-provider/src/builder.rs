@@ -120,7 +120,12 @@ impl TokenProviderBuilder {
     /// Replaces the scopes to ask for with `scopes`. An empty list is the same as none.
     /// [`scope`](Self::scope) takes strings one at a time.
     pub fn scopes(mut self, scopes: Scopes) -> Self {
-        self.scopes = scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        // `Scopes` turns into its space-separated form; a scope never holds a space.
+        self.scopes = String::from(scopes)
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         self
     }
 
