@@ -29,6 +29,38 @@
 //!         .layer(JwtAuthLayer::new(verifier))
 //! }
 //! ```
+//!
+//! # Different scopes per method on one path
+//!
+//! The common REST case — `GET /schedule` needs a read scope, `POST /schedule` a write
+//! scope — must put each requirement on its *handler*, not on the path.
+//! [`require_scope`] does that: it wraps one handler in a [`RequireScopeLayer`].
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_verifier::Claims;
+//! use jwt_verifier::axum::{JwtAuthLayer, require_scope};
+//!
+//! const READ: &str = "user-schedule-service/schedule.read";
+//! const WRITE: &str = "user-schedule-service/schedule.update";
+//!
+//! async fn list(claims: Claims) -> String { format!("for {}", claims.client_id()) }
+//! async fn create(claims: Claims) -> String { format!("by {}", claims.client_id()) }
+//!
+//! fn router(verifier: jwt_verifier::Verifier) -> Router {
+//!     Router::new()
+//!         .route(
+//!             "/schedule",
+//!             get(require_scope([READ], list)).post(require_scope([WRITE], create)),
+//!         )
+//!         .layer(JwtAuthLayer::new(verifier))
+//! }
+//! ```
+//!
+//! The pitfall: `get(list).post(create).route_layer(RequireScopeLayer::all_of([WRITE]))`
+//! applies the layer to *every* method of the `MethodRouter`, so `GET` then needs the
+//! write scope too. `MethodRouter::route_layer` has no per-method form; wrap handlers
+//! instead (or give each method its own `Router` and `merge` them).
 
 use std::fmt;
 use std::future::Future;
@@ -37,6 +69,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::handler::{Handler, Layered};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
@@ -196,6 +229,23 @@ impl<S> Layer<S> for RequireScopeLayer {
             policy: Arc::clone(&self.policy),
         }
     }
+}
+
+/// Wraps one handler so that it requires every scope of `scopes` (compared whole): the
+/// per-method form of [`RequireScopeLayer`], e.g.
+/// `get(require_scope([READ], list)).post(require_scope([WRITE], create))`.
+/// See [the module docs](self#different-scopes-per-method-on-one-path) for why
+/// `MethodRouter::route_layer` is the wrong tool here. Runs inside [`JwtAuthLayer`]; for
+/// "any of" use `handler.layer(RequireScopeLayer::any_of(..))`.
+pub fn require_scope<I, Sc, H, T, St>(scopes: I, handler: H) -> Layered<RequireScopeLayer, H, T, St>
+where
+    I: IntoIterator<Item = Sc>,
+    Sc: Into<String>,
+    H: Handler<T, St>,
+    T: 'static,
+    St: Clone + Send + Sync + 'static,
+{
+    handler.layer(RequireScopeLayer::all_of(scopes))
 }
 
 /// The service made by [`RequireScopeLayer`].

@@ -12,7 +12,7 @@ use crate::token::RawClaims;
 
 /// The claims of a verified Cognito access token.
 ///
-/// Dereferences to [`oauth_proto::AccessTokenClaims`]; cloning is cheap (an `Arc`).
+/// Dereferences to [`AccessTokenClaims`] (`client_id`, `scope`, `exp`, `jti`, …); cloning is cheap (an `Arc`).
 /// With the `axum` feature this is also an extractor (see the crate docs).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Claims(Arc<AccessTokenClaims>);

@@ -221,6 +221,10 @@ pub enum BuildError {
     /// A client id does not have Cognito's form.
     #[error("invalid client id {0:?}")]
     InvalidClientId(String),
+    /// A scope given to [`VerifierBuilder::scope`](crate::VerifierBuilder::scope) is not
+    /// a scope (1 to 512 printable ASCII characters other than space, `"` and `\`).
+    #[error("invalid scope {0:?}")]
+    InvalidScope(String),
     /// The default HTTP client could not be built.
     #[error("building the http client failed")]
     HttpClient(#[source] reqwest::Error),

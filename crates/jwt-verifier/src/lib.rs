@@ -91,7 +91,7 @@
 //! - Fails closed: no key, no JWKS, an unknown claim type — the token is refused. A
 //!   JWKS outage with no usable key is reported as [`VerifyError::JwksUnavailable`]
 //!   (503 in the axum layer), not as a bad token.
-//! - Time comes from an injected [`oauth_proto::time::Clock`].
+//! - Time comes from an injected [`Clock`] ([`SystemClock`] by default).
 
 mod cache;
 mod claims;
@@ -108,3 +108,12 @@ pub mod test_util;
 pub use claims::{Claims, ScopePolicy};
 pub use error::{BuildError, JwksError, VerifyError};
 pub use verifier::{Verifier, VerifierBuilder};
+
+// The `oauth-proto` types that appear in this crate's public API, so a user never has to
+// depend on `oauth-proto` by name and rustdoc links them.
+#[cfg(feature = "test-util")]
+pub use oauth_proto::time::ManualClock;
+pub use oauth_proto::time::{Clock, SystemClock};
+pub use oauth_proto::{
+    AccessTokenClaims, ClientId, InvalidValue, Jwk, Jwks, Scope, Scopes, TokenUse,
+};

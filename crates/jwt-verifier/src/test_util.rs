@@ -267,7 +267,7 @@ impl TestIssuer {
     }
 
     /// Signs `claims` (any serialisable value, e.g. a `serde_json::Value` or an
-    /// [`oauth_proto::AccessTokenClaims`]) with the current key, header
+    /// [`AccessTokenClaims`](crate::AccessTokenClaims)) with the current key, header
     /// `{"kid": <kid>, "alg": "RS256"}`.
     pub fn token(&self, claims: &impl Serialize) -> String {
         let header = json!({"kid": self.kid(), "alg": "RS256"});

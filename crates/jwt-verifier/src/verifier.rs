@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_proto::ClientId;
 use oauth_proto::time::{Clock, SystemClock};
+use oauth_proto::{ClientId, Scope};
 
 use crate::cache::{TokenCache, TokenKey};
 use crate::claims::{self, ClaimRules};
@@ -27,6 +27,9 @@ struct Inner {
     fetch: FetchConfig,
     max_token_bytes: usize,
     cache: Option<TokenCache>,
+    /// Scopes every token must carry ([`VerifierBuilder::scope`]), checked before the
+    /// per-call policy.
+    required: ScopePolicy,
 }
 
 impl Verifier {
@@ -84,6 +87,7 @@ impl Verifier {
                     // A stale key set must be refreshed first: it may have dropped the key.
                     && !inner.issuers[issuer].is_stale(now, &inner.fetch)
                 {
+                    inner.required.check(&claims)?;
                     policy.check(&claims)?;
                     return Ok(claims);
                 }
@@ -117,6 +121,7 @@ impl Verifier {
         if let (Some(cache), Some((key, generation))) = (&inner.cache, cache_key) {
             cache.insert(key, claims.clone(), issuer_index, now, generation);
         }
+        inner.required.check(&claims)?;
         policy.check(&claims)?;
         Ok(claims)
     }
@@ -171,6 +176,7 @@ pub struct VerifierBuilder {
     max_jwks_bytes: usize,
     max_token_bytes: usize,
     token_cache: Option<usize>,
+    scopes: Vec<String>,
 }
 
 impl Default for VerifierBuilder {
@@ -188,6 +194,7 @@ impl Default for VerifierBuilder {
             max_jwks_bytes: 64 * 1024,
             max_token_bytes: 8 * 1024,
             token_cache: None,
+            scopes: Vec::new(),
         }
     }
 }
@@ -201,6 +208,19 @@ impl VerifierBuilder {
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuers.push(issuer.into());
         self
+    }
+
+    /// Adds the issuer of an Amazon Cognito user pool:
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool_id>`, e.g.
+    /// `cognito_user_pool("eu-west-1", "eu-west-1_Ab12Cd34E")`. Repeatable, like
+    /// [`issuer`](Self::issuer); for the local `s2s` server use
+    /// `issuer("http://127.0.0.1:9229/<poolId>")`.
+    #[must_use]
+    pub fn cognito_user_pool(self, region: impl AsRef<str>, pool_id: impl AsRef<str>) -> Self {
+        let (region, pool_id) = (region.as_ref(), pool_id.as_ref());
+        self.issuer(format!(
+            "https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        ))
     }
 
     /// Allows tokens whose `client_id` is `id`. Repeatable. Required unless
@@ -298,13 +318,24 @@ impl VerifierBuilder {
         self
     }
 
+    /// Requires `scope` on every token this verifier accepts, in [`Verifier::verify`] and
+    /// [`Verifier::verify_with`] alike (before the per-call policy) and in the axum
+    /// layer. Repeatable: every scope given is required. Checked for Cognito's scope
+    /// syntax in [`build`](Self::build). Default: none. For scopes that differ per route
+    /// or method, use [`ScopePolicy`] or the `axum` feature's `RequireScopeLayer`.
+    #[must_use]
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
     /// Builds the verifier. Fetches nothing; call [`Verifier::hydrate`] to warm up.
     ///
     /// # Errors
     ///
     /// No issuer, an issuer that is not an http(s) URL, no client id (and no
-    /// `allow_any_client_id`), a malformed client id, or an HTTP client that cannot be
-    /// built.
+    /// `allow_any_client_id`), a malformed client id or scope, or an HTTP client that
+    /// cannot be built. Each [`BuildError`] variant names the setting at fault.
     pub fn build(self) -> Result<Verifier, BuildError> {
         if self.issuers.is_empty() {
             return Err(BuildError::NoIssuer);
@@ -336,6 +367,10 @@ impl VerifierBuilder {
             }
             Some(self.client_ids)
         };
+        for scope in &self.scopes {
+            Scope::parse(scope).map_err(|_| BuildError::InvalidScope(scope.clone()))?;
+        }
+        let required = ScopePolicy::all_of(self.scopes);
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
@@ -362,6 +397,7 @@ impl VerifierBuilder {
                 },
                 max_token_bytes: self.max_token_bytes,
                 cache: self.token_cache.map(TokenCache::new),
+                required,
             }),
         })
     }
@@ -417,6 +453,28 @@ mod tests {
             .unwrap();
         assert_eq!(v.issuers().collect::<Vec<_>>(), vec!["https://i/p"]);
         assert!(!v.has_keys());
+        assert!(matches!(
+            Verifier::builder()
+                .issuer("https://i/p")
+                .client_id("c")
+                .scope("a/read")
+                .scope("not a scope")
+                .build(),
+            Err(BuildError::InvalidScope(s)) if s == "not a scope"
+        ));
+    }
+
+    #[test]
+    fn cognito_user_pool_names_the_pool_issuer() {
+        let v = Verifier::builder()
+            .cognito_user_pool("eu-west-1", "eu-west-1_Ab12Cd34E")
+            .allow_any_client_id()
+            .build()
+            .unwrap();
+        assert_eq!(
+            v.issuers().collect::<Vec<_>>(),
+            vec!["https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd34E"]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_proto::time::{Clock, SystemClock};
-use oauth_proto::{ClientId, ClientSecret, Scopes};
+use oauth_proto::{ClientId, ClientSecret, Scope, Scopes};
 
 use crate::error::BuildError;
 use crate::http::HttpClient;
@@ -19,9 +19,9 @@ use crate::wire::{ClientAuth, TokenEndpoint};
 /// required; every other setting has the default its setter documents.
 pub struct TokenProviderBuilder {
     token_url: Option<String>,
-    client_id: Option<ClientId>,
+    client_id: Option<String>,
     client_secret: Option<Arc<dyn SecretSource>>,
-    scopes: Option<Scopes>,
+    scopes: Vec<String>,
     auth: ClientAuth,
     refresh_share: f64,
     refresh_jitter: f64,
@@ -42,7 +42,7 @@ impl Default for TokenProviderBuilder {
             token_url: None,
             client_id: None,
             client_secret: None,
-            scopes: None,
+            scopes: Vec::new(),
             auth: ClientAuth::Basic,
             refresh_share: 0.8,
             refresh_jitter: 0.1,
@@ -97,9 +97,10 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// The app client id. Required.
-    pub fn client_id(mut self, client_id: ClientId) -> Self {
-        self.client_id = Some(client_id);
+    /// The app client id, e.g. `"26cb2c60kq7nbmas7rbme9b6pp"` (a [`ClientId`] works
+    /// too). Required; checked in [`build`](Self::build).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
         self
     }
 
@@ -116,10 +117,23 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// The scopes to ask for. Default: none sent, which gives every scope the client is
-    /// allowed (Cognito). An empty list is the same as none.
+    /// Adds a scope to ask for, e.g. `"user-schedule-service/schedule.read"`.
+    /// Repeatable; checked in [`build`](Self::build). Default: none sent, which gives
+    /// every scope the client is allowed (Cognito).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Replaces the scopes to ask for with `scopes`. An empty list is the same as none.
+    /// [`scope`](Self::scope) takes strings one at a time.
     pub fn scopes(mut self, scopes: Scopes) -> Self {
-        self.scopes = Some(scopes).filter(|s| !s.is_empty());
+        // `Scopes` turns into its space-separated form; a scope never holds a space.
+        self.scopes = String::from(scopes)
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         self
     }
 
@@ -205,9 +219,28 @@ impl TokenProviderBuilder {
     }
 
     /// Checks the configuration and builds the provider. Makes no request.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting at fault: a missing token URL, client id or
+    /// secret, a malformed one, a scope that is not a scope, or an out-of-range number.
     pub fn build(self) -> Result<TokenProvider, BuildError> {
         let raw_url = self.token_url.ok_or(BuildError::Missing("token_url"))?;
         let client_id = self.client_id.ok_or(BuildError::Missing("client_id"))?;
+        let client_id = ClientId::parse(&client_id).map_err(|error| BuildError::InvalidValue {
+            name: "client_id",
+            error,
+        })?;
+        let scopes = self
+            .scopes
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<Result<Scopes, _>>()
+            .map_err(|error| BuildError::InvalidValue {
+                name: "scope",
+                error,
+            })?;
+        let scopes = Some(scopes).filter(|s| !s.is_empty());
         let secret = self
             .client_secret
             .ok_or(BuildError::Missing("client_secret"))?;
@@ -253,14 +286,14 @@ impl TokenProviderBuilder {
             &client_id,
             &ClientSecret::new(""),
             self.auth,
-            self.scopes.as_ref(),
+            scopes.as_ref(),
         )?;
         let config = Config {
             token_uri,
             secret_source: secret,
             client_id,
             auth: self.auth,
-            scopes: self.scopes,
+            scopes,
             refresh_share: self.refresh_share,
             refresh_jitter: self.refresh_jitter,
             refresh_margin: self.refresh_margin,
@@ -341,7 +374,7 @@ mod tests {
         let base = || {
             TokenProvider::builder()
                 .token_url("https://auth.example.com/oauth2/token")
-                .client_id(ClientId::parse("c").unwrap())
+                .client_id("c")
                 .client_secret(ClientSecret::new("s"))
                 .http_client(|_: HttpRequest| async { Err(crate::HttpError::other("unused")) })
         };
@@ -361,5 +394,33 @@ mod tests {
             TokenProvider::builder().build(),
             Err(BuildError::Missing("token_url"))
         ));
+        // Strings are checked in build(), and the error names the setting.
+        let error = base().client_id("a b").build().unwrap_err();
+        assert!(matches!(
+            error,
+            BuildError::InvalidValue {
+                name: "client_id",
+                ..
+            }
+        ));
+        assert!(error.to_string().contains("client_id"), "{error}");
+        let error = base()
+            .scope("a/read")
+            .scope("has space")
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            BuildError::InvalidValue { name: "scope", .. }
+        ));
+        assert!(base().scope("a/read").scope("a/write").build().is_ok());
+        // The typed forms still work.
+        assert!(
+            base()
+                .client_id(ClientId::parse("c").unwrap())
+                .scopes("a/read a/write".parse().unwrap())
+                .build()
+                .is_ok()
+        );
     }
 }

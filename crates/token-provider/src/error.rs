@@ -218,6 +218,15 @@ pub enum BuildError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A string setting is malformed: `client_id` or a `scope`.
+    #[error("invalid {name}: {error}")]
+    InvalidValue {
+        /// The setter's name.
+        name: &'static str,
+        /// What is wrong with the value.
+        #[source]
+        error: oauth_proto::InvalidValue,
+    },
     /// A numeric setting is out of range.
     #[error("invalid setting {name}: {problem}")]
     InvalidSetting {

@@ -28,15 +28,15 @@
 //! ```
 //! use std::sync::Arc;
 //! use token_provider::http::{HttpRequest, HttpResponse};
-//! use token_provider::{ClientAuth, ClientId, ClientSecret, HttpError, TokenProvider};
+//! use token_provider::{ClientAuth, ClientSecret, HttpError, TokenProvider};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let provider = TokenProvider::builder()
 //!     .token_url("https://example.auth.us-east-1.amazoncognito.com/oauth2/token")
-//!     .client_id(ClientId::parse("26cb2c60kq7nbmas7rbme9b6pp")?)
+//!     .client_id("26cb2c60kq7nbmas7rbme9b6pp") // strings are checked in build()
 //!     .client_secret(ClientSecret::new("a-secret-from-your-secret-store"))
-//!     .scopes("user-schedule-service/schedule.read".parse()?)
+//!     .scope("user-schedule-service/schedule.read") // repeatable
 //!     .auth(ClientAuth::Basic)
 //!     // The default HTTP client is reqwest; this stub answers like Cognito does.
 //!     .http_client(|_request: HttpRequest| async move {
@@ -59,6 +59,7 @@
 //! - `reqwest` (default): [`http::ReqwestClient`], the default HTTP client, built with
 //!   redirects disabled.
 //! - `middleware`: [`BearerMiddleware`] for `reqwest-middleware`.
+//! - `test-util`: [`ManualClock`], a clock tests move by hand.
 //!
 //! # Metrics
 //!
@@ -101,7 +102,12 @@ pub use builder::TokenProviderBuilder;
 pub use error::{BuildError, HttpError, HttpErrorKind, TokenError};
 #[cfg(feature = "middleware")]
 pub use middleware::BearerMiddleware;
-pub use oauth_proto::{ClientId, ClientSecret, ErrorCode, Scope, Scopes};
+// The `oauth-proto` types that appear in this crate's public API, so a user never has to
+// depend on `oauth-proto` by name and rustdoc links them.
+#[cfg(feature = "test-util")]
+pub use oauth_proto::time::ManualClock;
+pub use oauth_proto::time::{Clock, SystemClock};
+pub use oauth_proto::{ClientId, ClientSecret, ErrorCode, InvalidValue, Scope, Scopes};
 pub use provider::TokenProvider;
 pub use secret::{SecretSource, SecretSourceError};
 pub use stats::{Failures, Stats};

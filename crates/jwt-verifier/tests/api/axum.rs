@@ -255,3 +255,61 @@ async fn optional_claims_extractor() {
         "some"
     );
 }
+
+async fn call_method(router: Router, method: &str, token: &str) -> StatusCode {
+    let request = Request::builder()
+        .method(method)
+        .uri("/schedule")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    router.oneshot(request).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn require_scope_keeps_the_write_scope_off_get_on_the_same_path() {
+    use jwt_verifier::axum::require_scope;
+    let app = TestApp::spawn().await;
+    let per_method = Router::new()
+        .route(
+            "/schedule",
+            get(require_scope([READ], whoami)).post(require_scope([UPDATE], whoami)),
+        )
+        .layer(JwtAuthLayer::new(app.verifier.clone()));
+    let read_only = app.issuer.access_token(CLIENT, [READ]);
+    let write_only = app.issuer.access_token(CLIENT, [UPDATE]);
+
+    // The write scope never leaks onto GET: a read-only token reads...
+    assert_eq!(
+        call_method(per_method.clone(), "GET", &read_only).await,
+        StatusCode::OK
+    );
+    // ...and cannot write; a write-only token writes and cannot read.
+    assert_eq!(
+        call_method(per_method.clone(), "POST", &read_only).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call_method(per_method.clone(), "POST", &write_only).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call_method(per_method, "GET", &write_only).await,
+        StatusCode::FORBIDDEN
+    );
+
+    // The pitfall this API exists for: `MethodRouter::route_layer` applies the write
+    // requirement to GET as well, so a read-only token is refused on GET.
+    let naive = Router::new()
+        .route(
+            "/schedule",
+            get(whoami)
+                .post(whoami)
+                .route_layer(RequireScopeLayer::all_of([UPDATE])),
+        )
+        .layer(JwtAuthLayer::new(app.verifier.clone()));
+    assert_eq!(
+        call_method(naive, "GET", &read_only).await,
+        StatusCode::FORBIDDEN
+    );
+}

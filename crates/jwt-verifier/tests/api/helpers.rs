@@ -6,8 +6,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_verifier::test_util::TestIssuer;
+use jwt_verifier::{Clock, ManualClock};
 use jwt_verifier::{Verifier, VerifierBuilder};
-use oauth_proto::time::{Clock, ManualClock};
 use serde_json::Value;
 
 /// A Cognito-shaped app client id.

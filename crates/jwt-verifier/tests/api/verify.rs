@@ -498,3 +498,25 @@ async fn error_messages_never_contain_the_token() {
         );
     }
 }
+
+#[tokio::test]
+async fn builder_scopes_are_required_on_every_token_cached_or_not() {
+    let app = TestApp::spawn_with(|b| b.scope(READ).scope(UPDATE).token_cache(16)).await;
+    let read_only = app.token();
+    for _ in 0..2 {
+        assert!(matches!(
+            app.verifier.verify(&read_only).await,
+            Err(VerifyError::InsufficientScope { .. })
+        ));
+    }
+    let both = app.issuer.access_token(CLIENT, [READ, UPDATE]);
+    for _ in 0..2 {
+        assert!(app.verifier.verify(&both).await.is_ok());
+    }
+    assert!(matches!(
+        app.verifier
+            .verify_with(&both, &ScopePolicy::all_of(["admin/all"]))
+            .await,
+        Err(VerifyError::InsufficientScope { .. })
+    ));
+}
