@@ -32,4 +32,4 @@ pub mod layers;
 pub mod metrics;
 mod serve;
 
-pub use serve::serve;
+pub use serve::{ServeConfig, serve, serve_with};
