@@ -294,6 +294,17 @@ pub async fn serve(
     server_kit::serve("authorization-server", listener, router, shutdown).await
 }
 
+/// [`serve`] with the given connection limits (timeouts, connection cap) instead of the
+/// defaults.
+pub async fn serve_with(
+    config: server_kit::ServeConfig,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    server_kit::serve_with("authorization-server", config, listener, router, shutdown).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

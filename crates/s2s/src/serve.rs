@@ -26,7 +26,8 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
             let listener = bind(ROLE, args.listen).await?;
             let router =
                 authorization_server(&args, &listener, telemetry::metrics_handle()?).await?;
-            let result = authorization_server::serve(listener, router, shutdown).await;
+            let limits = args.limits.serve_config();
+            let result = authorization_server::serve_with(limits, listener, router, shutdown).await;
             (ROLE, result)
         }
         ServeRole::UserScheduleService(args) => {
@@ -34,14 +35,17 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
             let listener = bind(ROLE, args.listen).await?;
             let router =
                 user_schedule_service(&args, &listener, telemetry::metrics_handle()?).await?;
-            let result = user_schedule_service::serve(listener, router, shutdown).await;
+            let limits = args.limits.serve_config();
+            let result =
+                user_schedule_service::serve_with(limits, listener, router, shutdown).await;
             (ROLE, result)
         }
         ServeRole::ArticlesService(args) => {
             const ROLE: &str = "articles-service";
             let listener = bind(ROLE, args.listen).await?;
             let router = articles_service(&args, &listener, telemetry::metrics_handle()?).await?;
-            let result = articles_service::serve(listener, router, shutdown).await;
+            let limits = args.limits.serve_config();
+            let result = articles_service::serve_with(limits, listener, router, shutdown).await;
             (ROLE, result)
         }
     };

@@ -81,7 +81,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(service, &ServeConfig::default(), listener, router, shutdown).await
+    serve_with(service, ServeConfig::default(), listener, router, shutdown).await
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting
@@ -91,7 +91,7 @@ pub async fn serve(
 /// first request; the address is logged at `info` with `service` as the message.
 pub async fn serve_with(
     service: &'static str,
-    config: &ServeConfig,
+    config: ServeConfig,
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
