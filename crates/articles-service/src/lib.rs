@@ -307,5 +307,16 @@ pub async fn serve(
     server_kit::serve(SERVICE, listener, router, shutdown).await
 }
 
+/// [`serve`] with the given connection limits (timeouts, connection cap) instead of the
+/// defaults.
+pub async fn serve_with(
+    config: server_kit::ServeConfig,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    server_kit::serve_with(SERVICE, config, listener, router, shutdown).await
+}
+
 #[cfg(test)]
 mod tests;

@@ -333,11 +333,30 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(
+        server_kit::ServeConfig::default(),
+        listener,
+        state,
+        router,
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with the given connection limits (timeouts, connection cap) instead of the
+/// defaults. The same loopback rule applies.
+pub async fn serve_with(
+    config: server_kit::ServeConfig,
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     state
         .config()
         .check_listen_addr(listener.local_addr()?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    server_kit::serve("authorization-server", listener, router, shutdown).await
+    server_kit::serve_with("authorization-server", config, listener, router, shutdown).await
 }
 
 #[cfg(test)]

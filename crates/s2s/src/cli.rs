@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::limits::ConnectionLimits;
+
 /// Secure service-to-service calls with the OAuth 2.0 client-credentials grant on
 /// Amazon Cognito, or on the local Cognito-compatible authorization server.
 #[derive(Debug, Parser)]
@@ -136,6 +138,9 @@ pub(crate) struct UpArgs {
     /// Region of the local authorization server (the prefix of user pool ids).
     #[arg(long, env = "S2S_REGION", default_value = "us-east-1")]
     pub(crate) region: String,
+
+    #[command(flatten)]
+    pub(crate) limits: ConnectionLimits,
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +289,9 @@ pub(crate) struct AuthorizationServerArgs {
 
     #[command(flatten)]
     pub(crate) admin_secret: AdminSecret,
+
+    #[command(flatten)]
+    pub(crate) limits: ConnectionLimits,
 }
 
 /// `s2s serve authorization-server`: the server's settings (shared with `s2s up`), plus
@@ -372,6 +380,9 @@ pub(crate) struct UserScheduleServiceArgs {
         default_value = "user-schedule-service"
     )]
     pub(crate) resource_server: String,
+
+    #[command(flatten)]
+    pub(crate) limits: ConnectionLimits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -495,6 +506,9 @@ pub(crate) struct ArticlesServiceArgs {
     /// Base URL of user-schedule-service, e.g. http://127.0.0.1:8082.
     #[arg(long, env = "S2S_SCHEDULES_URL")]
     pub(crate) schedules_url: url::Url,
+
+    #[command(flatten)]
+    pub(crate) limits: ConnectionLimits,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 mod cli;
 mod inspect;
 mod keys;
+mod limits;
 mod lock;
 mod provision;
 mod provision_at_start;

@@ -24,9 +24,15 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
     let (role, result) = match role {
         ServeRole::AuthorizationServer(args) => {
             let (listener, server) = provision_at_start::start(&args, shutdown.clone()).await?;
-            let result =
-                authorization_server::serve(listener, server.state, server.router, shutdown.wait())
-                    .await;
+            let limits = args.server.limits.serve_config();
+            let result = authorization_server::serve_with(
+                limits,
+                listener,
+                server.state,
+                server.router,
+                shutdown.wait(),
+            )
+            .await;
             ("authorization-server", result)
         }
         ServeRole::UserScheduleService(args) => {
@@ -34,14 +40,18 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
             let listener = bind(ROLE, args.listen).await?;
             let router =
                 user_schedule_service(&args, &listener, telemetry::metrics_handle()?).await?;
-            let result = user_schedule_service::serve(listener, router, shutdown.wait()).await;
+            let limits = args.limits.serve_config();
+            let result =
+                user_schedule_service::serve_with(limits, listener, router, shutdown.wait()).await;
             (ROLE, result)
         }
         ServeRole::ArticlesService(args) => {
             const ROLE: &str = "articles-service";
             let listener = bind(ROLE, args.listen).await?;
             let router = articles_service(&args, &listener, telemetry::metrics_handle()?).await?;
-            let result = articles_service::serve(listener, router, shutdown.wait()).await;
+            let limits = args.limits.serve_config();
+            let result =
+                articles_service::serve_with(limits, listener, router, shutdown.wait()).await;
             (ROLE, result)
         }
     };

@@ -152,6 +152,7 @@ async fn start(
         .build()
         .context("cannot set up the HTTP client")?;
     let data_dir = &args.data_dir;
+    let limits = args.limits.serve_config();
     // One recorder per server, so that each `/metrics` serves its own server's series.
     let auth_metrics = ServerMetrics::new();
     let schedules_metrics = ServerMetrics::new();
@@ -172,6 +173,7 @@ async fn start(
             admin_secret_access_key_file: None,
             admin_secret_access_key: None,
         },
+        limits: args.limits.clone(),
     };
     let listener = listeners.auth;
     let auth_state = auth_metrics
@@ -185,7 +187,8 @@ async fn start(
     spawn_server(
         servers,
         "authorization-server",
-        authorization_server::serve(
+        authorization_server::serve_with(
+            limits.clone(),
             listener,
             auth_state.clone(),
             auth_metrics.scope_router(authorization_server::router(auth_state)),
@@ -224,6 +227,7 @@ async fn start(
         client_ids: vec![outputs.client_id.clone()],
         allow_any_client: false,
         resource_server: resource_server.clone(),
+        limits: args.limits.clone(),
     };
     let listener = listeners.schedules;
     let router = schedules_metrics
@@ -237,7 +241,8 @@ async fn start(
     spawn_server(
         servers,
         "user-schedule-service",
-        user_schedule_service::serve(
+        user_schedule_service::serve_with(
+            limits.clone(),
             listener,
             schedules_metrics.scope_router(router),
             shutdown.clone().wait(),
@@ -265,6 +270,7 @@ async fn start(
         },
         schedules_url: url::Url::parse(&schedules_url)
             .context("the user-schedule-service URL is not a URL")?,
+        limits: args.limits.clone(),
     };
     let listener = listeners.articles;
     let router = articles_metrics
@@ -278,7 +284,8 @@ async fn start(
     spawn_server(
         servers,
         "articles-service",
-        articles_service::serve(
+        articles_service::serve_with(
+            limits.clone(),
             listener,
             articles_metrics.scope_router(router),
             shutdown.clone().wait(),

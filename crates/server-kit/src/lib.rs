@@ -1,8 +1,10 @@
 //! The skeleton the three s2s servers (authorization-server, user-schedule-service,
 //! articles-service) share, so that the same role has the same shape everywhere:
 //!
-//! - [`serve`]: serve a router on a listener the caller bound, log the bound address with
-//!   the service's name, drain the requests in flight on shutdown;
+//! - [`serve`] / [`serve_with`]: serve a router on a listener the caller bound, log the
+//!   bound address with the service's name, defend against slow and hostile clients
+//!   ([`ServeConfig`]: header-read, request and idle timeouts, a connection cap), drain
+//!   the requests in flight on shutdown;
 //! - [`layers::instrument`]: set and propagate `x-request-id`, open one trace span per
 //!   request (method, path, request id — never headers, never the query string) and log,
 //!   inside that span, the error a response was made from;
@@ -32,4 +34,4 @@ pub mod layers;
 pub mod metrics;
 mod serve;
 
-pub use serve::serve;
+pub use serve::{ServeConfig, serve, serve_with};
