@@ -367,13 +367,9 @@ pub(crate) async fn authenticate(
         Some(grant) => {
             // Every active secret is compared, with no early exit, so the time taken does
             // not tell which one matched.
-            let matches = grant
-                .context
-                .secrets
-                .iter()
-                .fold(false, |found, expected| {
-                    secret_matches(expected.expose(), secret) | found
-                });
+            let matches = grant.context.secrets.iter().fold(false, |found, expected| {
+                secret_matches(expected.expose(), secret) | found
+            });
             if matches {
                 Authentication::Authenticated(grant)
             } else {

@@ -7,13 +7,10 @@
 //! secret. `s2s up` runs exactly this code against its own authorization server.
 
 use std::fmt;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use authorization_server::TimeUnit;
 use aws_sdk_cognitoidentityprovider as cognito;
-use cognito::error::{ProvideErrorMetadata, SdkError};
 use cognito::types::{
     OAuthFlowType, ResourceServerScopeType, TimeUnitsType, TokenValidityUnitsType,
     UserPoolClientType,
@@ -22,6 +19,8 @@ use oauth_proto::ClientSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ProvisionArgs;
+use crate::output_files::{default_secret_path, write_outputs, write_secret};
+use crate::sdk::{sdk_client, sdk_error};
 use crate::stack::{self, AppClient, ResourceServer, Stack};
 
 /// What `provision` writes to `--out`: everything a service needs, except the secret.
@@ -122,65 +121,6 @@ pub(crate) async fn run(args: ProvisionArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The secret file next to the outputs file: `<dir of out>/client-secret`.
-pub(crate) fn default_secret_path(out: &Path) -> PathBuf {
-    out.parent().map_or_else(
-        || PathBuf::from("client-secret"),
-        |dir| dir.join("client-secret"),
-    )
-}
-
-/// An SDK client for the target: the local server (any credentials in the environment,
-/// otherwise placeholder ones, since a local server without admin credentials accepts any
-/// signature) or AWS (the standard credential chain and region).
-pub(crate) async fn sdk_client(
-    endpoint: Option<&str>,
-    region: Option<&str>,
-) -> anyhow::Result<(cognito::Client, Target)> {
-    use cognito::config::{BehaviorVersion, Credentials, Region};
-    if let Some(endpoint) = endpoint {
-        let region = region.unwrap_or("us-east-1").to_owned();
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => {
-                Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment")
-            }
-            _ => Credentials::new("s2s-local", "s2s-local", None, None, "s2s-local"),
-        };
-        return Ok((
-            local_sdk_client(endpoint, region, credentials),
-            Target::Local {
-                endpoint: endpoint.to_owned(),
-            },
-        ));
-    }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = region {
-        loader = loader.region(Region::new(region.to_owned()));
-    }
-    let config = loader.load().await;
-    let region = config.region().map(ToString::to_string).context(
-        "no AWS region: pass --region, set AWS_REGION, or give --endpoint-url for the local server",
-    )?;
-    Ok((cognito::Client::new(&config), Target::Aws { region }))
-}
-
-/// An SDK client for the local server at `endpoint`, signing with `credentials`.
-pub(crate) fn local_sdk_client(
-    endpoint: &str,
-    region: String,
-    credentials: cognito::config::Credentials,
-) -> cognito::Client {
-    use cognito::config::{BehaviorVersion, Region};
-    let config = cognito::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .build();
-    cognito::Client::from_conf(config)
-}
-
 /// What exists so far, for the message of a failed step.
 #[derive(Default)]
 struct Progress {
@@ -211,23 +151,6 @@ impl Progress {
             "provisioning stopped at step \"{step}\" ({existing})"
         ))
     }
-}
-
-/// The message of an SDK error: the Cognito exception and its message when the service
-/// answered, the transport error chain otherwise.
-fn sdk_error<E, R>(err: SdkError<E, R>) -> anyhow::Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
-{
-    if let Some(service) = err.as_service_error() {
-        let code = service.code().unwrap_or("unknown error");
-        return match service.message() {
-            Some(message) => anyhow::anyhow!("{code}: {message}"),
-            None => anyhow::anyhow!("{code}"),
-        };
-    }
-    anyhow::Error::new(err)
 }
 
 /// Applies `stack`; `report` receives one line per resource.
@@ -629,52 +552,6 @@ async fn describe_app_client(
         .user_pool_client()
         .cloned()
         .context("the described app client is missing from the answer")
-}
-
-/// Writes the outputs as pretty JSON, creating the directory.
-pub(crate) fn write_outputs(path: &Path, outputs: &Outputs) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
-    }
-    let mut json = serde_json::to_string_pretty(outputs).context("cannot encode the outputs")?;
-    json.push('\n');
-    std::fs::write(path, json)
-        .with_context(|| format!("cannot write the outputs to {}", path.display()))
-}
-
-/// Writes the secret to a file only its owner can read (mode 0600), atomically: a new
-/// file is created with that mode and renamed over the old one.
-pub(crate) fn write_secret(path: &Path, secret: &ClientSecret) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the directory {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "client-secret".to_owned());
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(secret.expose().as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(file);
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot write the client secret to {}", path.display()))
 }
 
 #[cfg(test)]

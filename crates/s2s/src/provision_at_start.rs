@@ -17,7 +17,9 @@ use aws_sdk_cognitoidentityprovider::config::Credentials;
 use tokio::net::TcpListener;
 
 use crate::cli::ServeAuthorizationServerArgs;
+use crate::output_files;
 use crate::provision::{self, Target};
+use crate::sdk;
 use crate::serve::{self, AuthorizationServer, UnauthenticatedAdmin};
 use crate::shutdown::Shutdown;
 use crate::stack::{self, Stack};
@@ -56,7 +58,7 @@ pub(crate) async fn start(
     let secret_out = args
         .secret_out
         .clone()
-        .unwrap_or_else(|| provision::default_secret_path(&out));
+        .unwrap_or_else(|| output_files::default_secret_path(&out));
     let files = OutputFiles {
         outputs: out,
         secret: secret_out,
@@ -110,7 +112,7 @@ async fn apply(
         stack_path.display(),
         server.public_url
     );
-    let client = provision::local_sdk_client(&endpoint, server.region.clone(), credentials(server));
+    let client = sdk::local_sdk_client(&endpoint, server.region.clone(), credentials(server));
     // The outputs name the public URL, not the private listener: they are for clients.
     let target = Target::Local {
         endpoint: server.public_url.clone(),
@@ -126,8 +128,8 @@ async fn apply(
         .context("the provisioning listener stopped with an error")?;
     let provisioned = applied?;
 
-    provision::write_outputs(&files.outputs, &provisioned.outputs)?;
-    provision::write_secret(&files.secret, &provisioned.client_secret)?;
+    output_files::write_outputs(&files.outputs, &provisioned.outputs)?;
+    output_files::write_secret(&files.secret, &provisioned.client_secret)?;
     println!("outputs: {}", files.outputs.display());
     println!("client secret: {} (mode 0600)", files.secret.display());
     println!(

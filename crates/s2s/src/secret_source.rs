@@ -75,7 +75,7 @@ mod tests {
         std::fs::write(&path, "second_secret\n").unwrap();
         assert_eq!(source.current().unwrap().expose(), "second_secret");
         // Replaced atomically, as `s2s secrets rotate` does.
-        crate::provision::write_secret(&path, &ClientSecret::new("third_secret")).unwrap();
+        crate::output_files::write_secret(&path, &ClientSecret::new("third_secret")).unwrap();
         assert_eq!(source.current().unwrap().expose(), "third_secret");
         std::fs::write(&path, "  \n").unwrap();
         let error = source.current().unwrap_err().to_string();

@@ -16,7 +16,8 @@ use cognito::error::ProvideErrorMetadata as _;
 use oauth_proto::ClientSecret;
 
 use crate::cli::{SecretsCommand, SecretsTarget};
-use crate::provision::{sdk_client, write_secret};
+use crate::output_files::write_secret;
+use crate::sdk::sdk_client;
 
 pub(crate) async fn run(command: &SecretsCommand) -> anyhow::Result<()> {
     match command {
@@ -79,20 +80,13 @@ async fn listed(client: &cognito::Client, target: &SecretsTarget) -> anyhow::Res
     Ok(secrets.into_iter().map(|(_, l)| l).collect())
 }
 
+/// [`crate::sdk::sdk_error`], naming the operation that failed.
 fn sdk_error<E, R>(error: cognito::error::SdkError<E, R>, operation: &str) -> anyhow::Error
 where
     E: cognito::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match (error.code(), error.message()) {
-        (Some(code), message) => {
-            anyhow::anyhow!(
-                "{operation} failed: {code}: {}",
-                message.unwrap_or_default()
-            )
-        }
-        _ => anyhow::Error::new(error).context(format!("{operation} failed")),
-    }
+    crate::sdk::sdk_error(error).context(format!("{operation} failed"))
 }
 
 async fn list(target: &SecretsTarget) -> anyhow::Result<()> {

@@ -23,7 +23,9 @@ use crate::cli::{
     ClientCredentialsArgs, ClientSecretSource, DataDir, UpArgs, UserScheduleServiceArgs,
 };
 use crate::lock::DataDirLock;
+use crate::output_files;
 use crate::provision::{self, Outputs};
+use crate::sdk;
 use crate::serve;
 use crate::shutdown::Shutdown;
 use crate::stack::{self, Stack};
@@ -204,12 +206,12 @@ async fn start(
 
     // 2. The stack, through the admin API, exactly as `s2s provision --endpoint-url` does.
     println!("provisioning {stack_name} on {auth_url}");
-    let (client, target) = provision::sdk_client(Some(&auth_url), Some(&args.region)).await?;
+    let (client, target) = sdk::sdk_client(Some(&auth_url), Some(&args.region)).await?;
     let provisioned =
         provision::apply(&client, stack, &target, &mut |line| println!("  {line}")).await?;
     let outputs = provisioned.outputs;
     let outputs_path = data_dir.join("outputs.json");
-    let secret_path = provision::default_secret_path(&outputs_path);
+    let secret_path = output_files::default_secret_path(&outputs_path);
 
     // 3. The resource server, trusting only the provisioned issuer and client.
     let resource_server = stack.resource_servers.first().map_or_else(
@@ -302,8 +304,8 @@ async fn start(
 
     // 5. Only now, with all three answering, the files other tools read: outputs.json
     //    never points at a server that is not running.
-    provision::write_secret(&secret_path, &provisioned.client_secret)?;
-    provision::write_outputs(&outputs_path, &outputs)?;
+    output_files::write_secret(&secret_path, &provisioned.client_secret)?;
+    output_files::write_outputs(&outputs_path, &outputs)?;
 
     let summary = Summary {
         data_dir,

@@ -15,8 +15,8 @@ use serde_json::Value;
 use crate::AppState;
 
 mod certificates;
-mod client_token;
 mod client_secrets;
+mod client_token;
 mod clients;
 mod domains;
 pub(crate) mod error;

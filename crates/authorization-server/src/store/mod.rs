@@ -27,6 +27,7 @@ pub use records::{
 mod postgres;
 mod records;
 mod sql;
+mod sql_secrets;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

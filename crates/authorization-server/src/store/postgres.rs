@@ -20,3 +20,4 @@ impl PostgresStore {
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::postgres::PgRow);
+super::sql_secrets::impl_client_secrets!(PostgresStore);

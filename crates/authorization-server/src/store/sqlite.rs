@@ -20,3 +20,4 @@ impl SqliteStore {
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+super::sql_secrets::impl_client_secrets!(SqliteStore);
