@@ -97,7 +97,7 @@ pub(crate) enum SecretsCommand {
 #[derive(Debug, Args)]
 pub(crate) struct SecretsTarget {
     /// The user pool, e.g. us-east-1_AbCdEfGhI (see .s2s/outputs.json).
-    #[arg(long, env = "S2S_POOL_ID")]
+    #[arg(long, env = "S2S_USER_POOL_ID")]
     pub(crate) pool_id: String,
     /// The app client.
     #[arg(long, env = "S2S_CLIENT_ID")]
@@ -107,7 +107,7 @@ pub(crate) struct SecretsTarget {
     #[arg(long, env = "S2S_ENDPOINT_URL")]
     pub(crate) endpoint_url: Option<String>,
     /// AWS region (default: the standard AWS configuration).
-    #[arg(long, env = "AWS_REGION")]
+    #[arg(long, env = "S2S_REGION")]
     pub(crate) region: Option<String>,
 }
 
