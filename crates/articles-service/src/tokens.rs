@@ -93,7 +93,7 @@ pub(crate) fn classify_token_error(error: &TokenError) -> ApiError {
 }
 
 fn classify_reqwest(e: &reqwest::Error) -> ApiError {
-    let source = error_sources(e);
+    let source = server_kit::errors::error_chain(e);
     if e.is_timeout() {
         ApiError::UpstreamTimeout(format!(
             "user-schedule-service did not answer in time: {source}"
@@ -106,18 +106,6 @@ fn classify_reqwest(e: &reqwest::Error) -> ApiError {
             detail: format!("calling user-schedule-service failed: {source}"),
         }
     }
-}
-
-/// The error and its sources, `: `-separated (reqwest's own message alone says little).
-fn error_sources(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]

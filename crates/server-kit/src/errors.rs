@@ -36,8 +36,9 @@ impl ErrorReport {
     }
 }
 
-/// The error and its sources, `: `-separated.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// The error and its sources, `: `-separated: what a log line or a problem document
+/// says of an error whose own message says little (reqwest's, sqlx's).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
