@@ -25,8 +25,7 @@ impl DataDirLock {
     /// Creates `dir` if needed and locks it, or says which process already holds it.
     pub(crate) fn acquire(dir: &Path) -> anyhow::Result<Self> {
         let created_dir = !dir.exists();
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        crate::serve::create_data_dir(dir)?;
         let path = dir.join(LOCK_FILE);
         let file = loop {
             let file = OpenOptions::new()

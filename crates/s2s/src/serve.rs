@@ -88,9 +88,35 @@ pub(crate) fn database_url(
     if let Some(url) = database {
         return Ok(url.to_owned());
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    create_data_dir(data_dir)?;
     Ok(format!("sqlite://{}/{role}.db", data_dir.display()))
+}
+
+/// Creates the data directory readable by its owner only (0700, whatever the umask): it
+/// holds the signing keys and client secrets. An existing directory is left as it is, with
+/// a warning when others may read it.
+pub(crate) fn create_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        if let Ok(metadata) = std::fs::metadata(data_dir) {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    data_dir = %data_dir.display(),
+                    "the data directory is readable by other users; it holds signing keys and client secrets: chmod 700 it"
+                );
+            }
+            return Ok(());
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))
 }
 
 /// A configured authorization server that does not serve yet.

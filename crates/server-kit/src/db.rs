@@ -63,6 +63,7 @@ pub async fn sqlite_pool(url: &str, max_connections: u32) -> Result<sqlx::Sqlite
             .connect_with(options)
             .await
     } else {
+        make_private(options.get_filename()).map_err(sqlx::Error::Io)?;
         SqlitePoolOptions::new()
             .max_connections(max_connections)
             .connect_with(
@@ -72,6 +73,39 @@ pub async fn sqlite_pool(url: &str, max_connections: u32) -> Result<sqlx::Sqlite
             )
             .await
     }
+}
+
+/// Creates the database file readable and writable by its owner only (0600), or narrows an
+/// existing one (and its `-wal`/`-shm` files) to that, whatever the process's umask: the
+/// authorization server's database holds private signing keys and client secrets. SQLite
+/// gives the `-wal` and `-shm` files it creates later the database file's mode.
+#[cfg(feature = "sqlite")]
+fn make_private(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = std::path::Path::new(&name);
+            if file.exists() {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Opens a PostgreSQL pool on `postgres://…` with up to `max_connections` connections;
