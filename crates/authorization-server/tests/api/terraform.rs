@@ -5,15 +5,12 @@
 //! and (with `TEST_DATABASE_URL`) PostgreSQL, asserting each response field the provider
 //! reads. The sequence is listed in `crates/authorization-server/docs/cognito-notes.md`.
 
-use std::hash::{BuildHasher, Hasher};
-
 use aws_sdk_cognitoidentityprovider as cognito;
 use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
 use aws_sdk_cognitoidentityprovider::types::{
     DeletionProtectionType, DomainStatusType, OAuthFlowType, PasswordPolicyType,
     ResourceServerScopeType, SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolPolicyType,
 };
-use sqlx::Connection as _;
 
 use crate::helpers::{Options, TestApp};
 
@@ -415,30 +412,9 @@ async fn terraform_replay_on_sqlite() {
 
 #[tokio::test]
 async fn terraform_replay_on_postgres() {
-    let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
+    let Some(url) = crate::helpers::fresh_postgres_database("authorization_server_tf").await else {
         eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL replay");
         return;
     };
-    let name = format!(
-        "authorization_server_tf_{:016x}",
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    );
-    let mut admin = sqlx::PgConnection::connect(&server_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (scheme, rest) = server_url.split_once("://").unwrap();
-    let (authority, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, format!("?{query}")),
-        None => (rest, String::new()),
-    };
-    let host = authority.split('/').next().unwrap();
-    replay_on(format!("{scheme}://{host}/{name}{query}")).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    replay_on(url).await;
 }
