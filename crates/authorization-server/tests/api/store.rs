@@ -1,6 +1,5 @@
 //! The store conformance suite, run on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use authorization_server::StoreError;
@@ -9,7 +8,6 @@ use authorization_server::store::{
     ResourceServerScope, SigningKeyRecord, Store, UserPoolRecord,
 };
 use oauth_proto::ClientSecret;
-use sqlx::Connection as _;
 
 fn pool(id: &str) -> UserPoolRecord {
     let mut settings = serde_json::Map::new();
@@ -387,32 +385,11 @@ async fn unsupported_urls_are_refused_without_leaking_passwords() {
 
 #[tokio::test]
 async fn postgres_conforms() {
-    let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
+    let Some(url) = crate::helpers::fresh_postgres_database("authorization_server_test").await
+    else {
         eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL conformance suite");
         return;
     };
-    let name = format!(
-        "authorization_server_test_{:016x}",
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    );
-    let mut admin = sqlx::PgConnection::connect(&server_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (scheme, rest) = server_url.split_once("://").unwrap();
-    let (authority, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, format!("?{query}")),
-        None => (rest, String::new()),
-    };
-    let host = authority.split('/').next().unwrap();
-    let url = format!("{scheme}://{host}/{name}{query}");
     let store = store::connect(&url).await.unwrap();
     conformance(store).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
 }
