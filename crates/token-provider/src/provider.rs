@@ -527,6 +527,12 @@ impl Inner {
         if newer.expose() == secret.expose() {
             return first;
         }
+        // The refused request counts as a failure even when the retry succeeds: every
+        // request sent ends as a token or a failure in the stats.
+        if let Err(refused) = &first {
+            self.counters
+                .failure(self.config.client_id.as_str(), refused);
+        }
         tracing::info!(
             client_id = self.config.client_id.as_str(),
             "the client secret was refused and has changed at its source: retrying once"

@@ -21,7 +21,8 @@ pub struct Stats {
     pub requests: u64,
     /// Requests that returned a usable token.
     pub tokens: u64,
-    /// Requests that failed, by kind.
+    /// Requests that failed, by kind (including a request refused with `invalid_client`
+    /// and then retried with a rotated secret).
     pub failures: Failures,
 }
 

@@ -82,6 +82,12 @@ async fn a_refused_secret_is_read_again_and_retried_once_when_it_changed() {
     assert_eq!(p.token().await.unwrap().secret(), "token-2");
     assert_eq!(requests.load(Ordering::SeqCst), 2, "exactly one retry");
     assert_eq!(reads.load(Ordering::SeqCst), 2);
+    // Both requests are counted: the refused one as a failure, the retry as a token.
+    let stats = p.stats();
+    assert_eq!(stats.requests, 2);
+    assert_eq!(stats.tokens, 1);
+    assert_eq!(stats.failures.oauth, 1);
+    assert_eq!(stats.failures.total(), 1);
 }
 
 #[tokio::test(start_paused = true)]
