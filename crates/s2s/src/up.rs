@@ -4,7 +4,9 @@
 //! 2. the stack, provisioned against it over HTTP with the AWS SDK: the same code as
 //!    `s2s provision --endpoint-url`;
 //! 3. user-schedule-service, trusting the provisioned issuer and client id;
-//! 4. articles-service, with the provisioned token URL, client id and secret;
+//! 4. articles-service, with the provisioned token URL and client id, reading its secret
+//!    from `<data dir>/client-secret` before each token request (so `s2s secrets rotate`
+//!    on that file replaces it without a restart);
 //!
 //! then a summary with commands to try, and a wait for Ctrl-C or SIGTERM, which stops all
 //! three gracefully. If one server stops on its own, the others are stopped too.
@@ -251,8 +253,11 @@ async fn start(
         ),
     );
 
-    // 4. The client service, with the provisioned credentials (in memory: the secret file
-    //    is written with outputs.json, once all three servers answer).
+    // 4. The client service, with the provisioned credentials. Its secret is the file, read
+    //    again before each token request, so the rotation the summary prints needs no
+    //    restart; it is written now, before the service reads it. (The file alone points
+    //    at no server: outputs.json still waits until all three answer.)
+    output_files::write_secret(&secret_path, &provisioned.client_secret)?;
     let articles_args = ArticlesServiceArgs {
         listen: loopback(args.articles_port),
         database: None,
@@ -264,8 +269,8 @@ async fn start(
                 .context("the provisioned token URL is not a URL")?,
             client_id: outputs.client_id.clone(),
             secret: ClientSecretSource {
-                client_secret_file: None,
-                client_secret: Some(provisioned.client_secret.expose().to_owned()),
+                client_secret_file: Some(secret_path.clone()),
+                client_secret: None,
             },
             scopes: Vec::new(),
             auth: ClientAuthMethod::Basic,
@@ -302,9 +307,8 @@ async fn start(
     .await?;
     wait_ready(&http, "articles-service", &format!("{articles_url}/readyz")).await?;
 
-    // 5. Only now, with all three answering, the files other tools read: outputs.json
+    // 5. Only now, with all three answering, the outputs other tools read: outputs.json
     //    never points at a server that is not running.
-    output_files::write_secret(&secret_path, &provisioned.client_secret)?;
     output_files::write_outputs(&outputs_path, &outputs)?;
 
     let summary = Summary {
