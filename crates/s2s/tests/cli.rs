@@ -4,35 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+#[allow(dead_code, reason = "each test binary uses a part of the helpers")]
+mod support;
 
-const S2S: &str = env!("CARGO_BIN_EXE_s2s");
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-/// The crate's own copy of the reference stack (the one built into the binary): the
-/// repository's `stack.toml` is the user's to edit, so no test reads it.
-fn reference_stack() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("default-stack.toml")
-}
-
-fn s2s(args: &[&str], dir: &Path) -> Output {
-    Command::new(S2S)
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{S2S, Served, Up, outputs, reference_stack, s2s, text};
 
 #[test]
 fn stack_errors_name_file_line_and_problem_and_create_nothing() {
@@ -67,101 +45,6 @@ fn stack_errors_name_file_line_and_problem_and_create_nothing() {
 
     let out = s2s(&["provision", "--no-such-flag"], dir.path());
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
-}
-
-/// A running `s2s up`, stopped with SIGTERM when dropped.
-struct Up {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stdout: Vec<String>,
-}
-
-impl Up {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
-        let stack = reference_stack();
-        let mut args = vec![
-            "up",
-            "--stack",
-            stack.to_str().unwrap(),
-            "--data-dir",
-            "data",
-            "--auth-port",
-            "0",
-            "--articles-port",
-            "0",
-            "--schedules-port",
-            "0",
-        ];
-        args.extend_from_slice(extra);
-        let mut child = Command::new(S2S)
-            .args(&args)
-            .current_dir(dir)
-            .env("RUST_LOG", "off")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut up = Self {
-            child,
-            lines,
-            stdout: Vec::new(),
-        };
-        // The summary ends with the grant instructions; wait for the whole of it.
-        while !up.stdout.iter().any(|l| l.contains("AccessToken=")) {
-            match up.lines.recv_timeout(Duration::from_secs(120)) {
-                Ok(line) => up.stdout.push(line),
-                Err(_) => panic!("s2s up printed no summary:\n{}", up.stdout.join("\n")),
-            }
-        }
-        up
-    }
-
-    /// The URL printed after `role` in the summary table.
-    fn url(&self, role: &str) -> String {
-        let line = self
-            .stdout
-            .iter()
-            .find(|l| l.trim_start().starts_with(role))
-            .unwrap_or_else(|| panic!("no {role} line in:\n{}", self.stdout.join("\n")));
-        line.split_whitespace().nth(1).unwrap().to_owned()
-    }
-
-    fn terminate(&mut self) -> (Option<i32>, Vec<String>) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success());
-        let code = self.child.wait().unwrap().code();
-        let rest: Vec<String> = self.lines.try_iter().collect();
-        (code, rest)
-    }
-}
-
-impl Drop for Up {
-    /// A failed test must not leave a server running (it would also hold the test
-    /// runner's output pipe open).
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn outputs(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("data/outputs.json")).unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -804,77 +687,6 @@ fn the_readme_example_stacks_fail_with_their_lines() {
     );
     assert!(stderr.contains("60 days is out of range"), "{stderr}");
     assert!(!dir.path().join(".s2s").exists());
-}
-
-/// A running `s2s serve authorization-server`, stopped with SIGTERM when dropped.
-struct Served {
-    child: Child,
-    stdout: Vec<String>,
-}
-
-impl Served {
-    /// Starts the server with `args` and `env` and waits for the outputs it prints after
-    /// provisioning its stack (the JSON object that ends with a line `}`).
-    fn start_with_stack(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(S2S);
-        command
-            .args(["serve", "authorization-server"])
-            .args(args)
-            .current_dir(dir)
-            .env("RUST_LOG", "off")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut served = Self {
-            child,
-            stdout: Vec::new(),
-        };
-        while served.stdout.last().map(String::as_str) != Some("}") {
-            match lines.recv_timeout(Duration::from_secs(120)) {
-                Ok(line) => served.stdout.push(line),
-                Err(_) => panic!("no outputs printed:\n{}", served.stdout.join("\n")),
-            }
-        }
-        served
-    }
-
-    /// The outputs JSON it printed.
-    fn printed_outputs(&self) -> serde_json::Value {
-        let start = self.stdout.iter().position(|l| l == "{").unwrap();
-        serde_json::from_str(&self.stdout[start..].join("\n")).unwrap()
-    }
-
-    fn terminate(&mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap().code()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// `s2s token` against printed outputs and a secret file; the access token.
