@@ -33,6 +33,11 @@ use support::{S2S, Served, Service, Up, metric, outputs, reference_stack, s2s, t
 /// behaviour under test is broken.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long the proxy holds the deletion of the old secret for what must follow it at once
+/// (more calls answered, the refused refresh retried): well under [`STEP_TIMEOUT`], so that
+/// a rotation that never gets there still ends and the test names what was missing.
+const HOLD_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The lifetimes (`expires_in`, seconds) the proxy gives the tokens it passes on, in
 /// order. token-provider replaces a token of lifetime L (under two minutes: its one-minute
 /// margin caps the refresh at half the lifetime) L/2 after requesting it, so:
@@ -172,7 +177,7 @@ async fn admin(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes)
         let more_calls = 2 * CALLERS as u64;
         let target = *proxy.calls.borrow() + more_calls;
         let mut calls = proxy.calls.subscribe();
-        let served = tokio::time::timeout(STEP_TIMEOUT, calls.wait_for(|calls| *calls >= target))
+        let served = tokio::time::timeout(HOLD_TIMEOUT, calls.wait_for(|calls| *calls >= target))
             .await
             .is_ok();
         assert!(served, "articles-service stopped answering");
@@ -181,7 +186,7 @@ async fn admin(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes)
         // the rotation ends (a rotation that wrote the file only after this deletion
         // returned would leave the service without a valid secret).
         let mut sent = proxy.other_secret_sent.subscribe();
-        let retried = tokio::time::timeout(STEP_TIMEOUT, sent.wait_for(|sent| *sent))
+        let retried = tokio::time::timeout(HOLD_TIMEOUT, sent.wait_for(|sent| *sent))
             .await
             .is_ok();
         proxy.seen.lock().unwrap().retried_before_delete_returned = Some(retried);
