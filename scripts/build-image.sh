@@ -5,7 +5,8 @@
 #   scripts/build-image.sh [TAG]          TAG defaults to localhost/s2s:latest
 #
 # The image is `FROM scratch`, so its context is prepared here from this machine's files:
-# the release build of `s2s` (`cargo build --release -p s2s --locked`, skipped when
+# the `dist` build of `s2s` (`cargo build --profile dist -p s2s --locked`: the release
+# profile with fat LTO, one codegen unit and no symbols, see Cargo.toml; skipped when
 # S2S_BINARY names a binary), stripped; the shared libraries it links, exactly as `ldd`
 # lists them, and the dynamic loader; the CA bundle; and a passwd entry for the non-root
 # user 65532. Nothing is downloaded.
@@ -18,8 +19,8 @@ tag="${1:-localhost/s2s:latest}"
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 
 if [ -z "${S2S_BINARY:-}" ]; then
-  cargo build --release -p s2s --locked
-  S2S_BINARY="${CARGO_TARGET_DIR:-target}/release/s2s"
+  cargo build --profile dist -p s2s --locked
+  S2S_BINARY="${CARGO_TARGET_DIR:-target}/dist/s2s"
 fi
 [ -x "$S2S_BINARY" ] || { echo "no s2s binary at $S2S_BINARY" >&2; exit 1; }
 [ -r "$ca_bundle" ] || { echo "no CA bundle at $ca_bundle: apt-get install ca-certificates" >&2; exit 1; }
@@ -29,7 +30,8 @@ trap 'rm -rf "$context"' EXIT
 rootfs="$context/rootfs"
 mkdir -p "$rootfs/usr/local/bin" "$rootfs/etc/ssl/certs" "$context/data"
 
-# Symbols are not needed to run, and are most of an unstripped binary's size.
+# Symbols are not needed to run, and are most of an unstripped binary's size (the dist
+# profile already strips them; a binary given in S2S_BINARY may not).
 strip --strip-all -o "$rootfs/usr/local/bin/s2s" "$S2S_BINARY"
 
 # The libraries, at the paths the binary and the loader look them up (`ldd` prints
