@@ -209,9 +209,22 @@ mod tests {
         assert_eq!(done.iter().collect::<Vec<_>>(), vec![0, 1, 2]);
     }
 
-    /// Every thread of a stage busy and its queue full, until dropped.
+    /// Every thread of a stage busy and its queue full, until released.
     struct Hold {
-        _release: Vec<mpsc::Sender<()>>,
+        release: Vec<mpsc::Sender<()>>,
+        /// One message per queued filler job, when it has run.
+        drained: Receiver<()>,
+        queued: usize,
+    }
+
+    impl Hold {
+        /// Lets the threads go and waits until the queue is empty again.
+        fn release(self) {
+            drop(self.release);
+            for _ in 0..self.queued {
+                self.drained.recv().unwrap();
+            }
+        }
     }
 
     fn hold(stage: &Stage) -> Hold {
@@ -227,12 +240,22 @@ mod tests {
         for _ in 0..stage.threads {
             started.recv().unwrap();
         }
+        let (drained_tx, drained) = channel();
         let mut queued = 0;
-        while stage.submit(Box::new(|| {})).is_ok() {
+        loop {
+            let drained_tx = drained_tx.clone();
+            let filler = Box::new(move || drained_tx.send(()).unwrap());
+            if stage.submit(filler).is_err() {
+                break;
+            }
             queued += 1;
         }
         assert_eq!(queued, stage.capacity);
-        Hold { _release: release }
+        Hold {
+            release,
+            drained,
+            queued,
+        }
     }
 
     #[tokio::test]
@@ -294,7 +317,7 @@ mod tests {
         assert_eq!(body["__type"], "TooManyRequestsException", "{body}");
         assert!(body.get("ClientAuthenticationResult").is_none(), "{body}");
 
-        drop(held);
+        held.release();
         let issued = token_request().await.unwrap();
         assert_eq!(issued.status(), 200);
         let body: serde_json::Value = issued.json().await.unwrap();
