@@ -76,6 +76,7 @@ mod ids;
 mod jwks;
 mod keys;
 mod revocation;
+mod signer;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
@@ -84,6 +85,9 @@ pub mod validity;
 
 pub use admin::{AdminOperation, OPERATIONS as ADMIN_OPERATIONS};
 pub use error::{ConfigError, StoreError};
+pub use signer::{
+    DEFAULT_QUEUE as DEFAULT_SIGNING_QUEUE, default_threads as default_signing_threads,
+};
 pub use validity::TimeUnit;
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.
@@ -116,6 +120,16 @@ pub struct Config {
     /// two identical writes made within the same second identically (the second one is
     /// then refused instead of answered).
     pub refuse_replayed_signatures: bool,
+    /// Threads that make the RSA signatures of tokens (default: one per core the process
+    /// may use, [`default_signing_threads`]). Requests wait for them in arrival order.
+    /// `0`: each request signs in its own task, with no queue and no admission control
+    /// (the former behaviour, unfair when callers outnumber cores; kept for comparison).
+    pub signing_threads: usize,
+    /// Token requests that may wait for a signature (default [`DEFAULT_SIGNING_QUEUE`]);
+    /// past it a token request is refused at once with `429` and `Retry-After: 1`
+    /// (`GetClientToken`: `TooManyRequestsException`), so that neither the wait nor the
+    /// memory of waiting requests grows without bound under overload.
+    pub signing_queue: usize,
 }
 
 impl Config {
@@ -133,6 +147,8 @@ impl Config {
             metrics: None,
             allow_unauthenticated_admin: false,
             refuse_replayed_signatures: false,
+            signing_threads: default_signing_threads(),
+            signing_queue: DEFAULT_SIGNING_QUEUE,
         }
     }
 
@@ -182,13 +198,17 @@ struct Inner {
     keys: keys::KeyCache,
     grants: grants::GrantCache,
     replays: admin::sigv4::ReplayGuard,
+    signer: signer::Stage,
 }
 
 impl AppState {
-    /// The state of one server.
+    /// The state of one server. Starts its signing threads ([`Config::signing_threads`]);
+    /// they stop when the last clone of the state is dropped.
     pub fn new(config: Config, store: Arc<dyn store::Store>, clock: Arc<dyn Clock>) -> Self {
+        let signer = signer::Stage::new(config.signing_threads, config.signing_queue);
         Self {
             inner: Arc::new(Inner {
+                signer,
                 config,
                 store,
                 clock,
@@ -223,6 +243,10 @@ impl AppState {
 
     pub(crate) fn replays(&self) -> &admin::sigv4::ReplayGuard {
         &self.inner.replays
+    }
+
+    pub(crate) fn signer(&self) -> &signer::Stage {
+        &self.inner.signer
     }
 
     /// Now, in Unix milliseconds.

@@ -31,6 +31,7 @@ use oauth_proto::{
 use crate::AppState;
 use crate::error::StoreError;
 use crate::grants::Grant;
+use crate::signer::SignError;
 
 /// Compared against when the client is unknown, so that an unknown client id and a wrong
 /// secret take the same time.
@@ -43,6 +44,8 @@ pub(crate) struct Refusal {
     pub(crate) status: StatusCode,
     /// The client used HTTP Basic: answer 401 with `WWW-Authenticate: Basic`.
     basic: bool,
+    /// The server is overloaded: answer `Retry-After: 1`.
+    retry_after: bool,
 }
 
 impl Refusal {
@@ -52,7 +55,26 @@ impl Refusal {
             description: description.into(),
             status: StatusCode::BAD_REQUEST,
             basic: false,
+            retry_after: false,
         }
+    }
+
+    /// Too many requests wait for a signature: `429 Too Many Requests`, `Retry-After: 1`,
+    /// `temporarily_unavailable` (the choice and its sources: docs/cognito-notes.md,
+    /// "Overload"). Nothing was issued.
+    pub(crate) fn overloaded() -> Self {
+        Self {
+            code: ErrorCode::Other("temporarily_unavailable".to_owned()),
+            description: "too many token requests are waiting: retry in a second".to_owned(),
+            status: StatusCode::TOO_MANY_REQUESTS,
+            basic: false,
+            retry_after: true,
+        }
+    }
+
+    /// Whether this refusal says the server is overloaded (retry later).
+    pub(crate) fn is_overload(&self) -> bool {
+        self.retry_after
     }
 
     pub(crate) fn client(basic: bool, description: impl Into<String>) -> Self {
@@ -65,6 +87,7 @@ impl Refusal {
                 StatusCode::BAD_REQUEST
             },
             basic,
+            retry_after: false,
         }
     }
 }
@@ -77,6 +100,7 @@ impl From<StoreError> for Refusal {
             description: "internal error".to_owned(),
             status: StatusCode::INTERNAL_SERVER_ERROR,
             basic: false,
+            retry_after: false,
         }
     }
 }
@@ -109,6 +133,11 @@ pub(crate) async fn handle(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"oauth2/token\""),
                 );
+            }
+            if refusal.retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             response
         }
@@ -252,13 +281,13 @@ async fn issue(
     check_grant_type(&pairs)?;
     let grant = authenticate_client(state, headers, &pairs).await?;
     check_client_may_use_grant(&grant)?;
-    issue_to(state, &grant, param(&pairs, "scope"))
+    issue_to(state, &grant, param(&pairs, "scope")).await
 }
 
 /// The steps after the client is authenticated and allowed, shared with `GetClientToken`:
 /// scopes, claims, signature. `scope` is space-separated; none or empty means every
 /// scope allowed for the client.
-pub(crate) fn issue_to(
+pub(crate) async fn issue_to(
     state: &AppState,
     grant: &Grant,
     scope: Option<&str>,
@@ -266,7 +295,7 @@ pub(crate) fn issue_to(
     let scopes = grant_scopes(grant, scope)?;
     let lifetime = grant.context.client.settings.access_token_lifetime();
     let claims = build_claims(state, grant, scopes, lifetime)?;
-    sign_and_respond(grant, &claims, lifetime)
+    sign_and_respond(state, grant, claims, lifetime).await
 }
 
 /// The form body: at most [`crate::MAX_BODY_BYTES`], `application/x-www-form-urlencoded`,
@@ -485,10 +514,12 @@ fn build_claims(
     })
 }
 
-/// Signs the claims with the pool's newest access-token key.
-fn sign_and_respond(
+/// Signs the claims with the pool's newest access-token key, on the signing stage: in
+/// arrival order, or refused at once when too many requests already wait ([`crate::signer`]).
+async fn sign_and_respond(
+    state: &AppState,
     grant: &Grant,
-    claims: &AccessTokenClaims,
+    claims: AccessTokenClaims,
     lifetime: Duration,
 ) -> Result<TokenResponse, Refusal> {
     let key = grant.signing_key.as_ref().ok_or_else(|| {
@@ -497,8 +528,13 @@ fn sign_and_respond(
             grant.context.client.pool_id
         ))
     })?;
+    let access_token = match state.signer().sign(Arc::clone(key), claims).await {
+        Ok(token) => token,
+        Err(SignError::Busy) => return Err(Refusal::overloaded()),
+        Err(SignError::Failed(error)) => return Err(error.into()),
+    };
     Ok(TokenResponse {
-        access_token: key.sign_jwt(claims)?,
+        access_token,
         expires_in: i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
         token_type: TokenType::Bearer,
     })

@@ -292,6 +292,41 @@ pub(crate) struct AuthorizationServerArgs {
 
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
+
+    #[command(flatten)]
+    pub(crate) signing: SigningArgs,
+}
+
+/// The authorization server's signing stage: the threads that sign tokens, and how many
+/// token requests may wait for them before new ones are refused.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SigningArgs {
+    /// Threads that make the RSA signatures of tokens; token requests wait for them in
+    /// arrival order. 0: sign in each request's own task, with no queue and no admission
+    /// control (the former behaviour, unfair under overload; for comparison).
+    /// [default: one per core the process may use]
+    #[arg(long, env = "S2S_SIGNING_THREADS", value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
+    pub(crate) signing_threads: Option<usize>,
+
+    /// Token requests that may wait for a signature; past it a token request is answered
+    /// at once with 429 Too Many Requests, Retry-After: 1 and error
+    /// temporarily_unavailable (GetClientToken: TooManyRequestsException), so that the wait
+    /// and the memory stay bounded under overload.
+    #[arg(long, env = "S2S_SIGNING_QUEUE", value_name = "N",
+          default_value_t = authorization_server::DEFAULT_SIGNING_QUEUE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub(crate) signing_queue: usize,
+}
+
+impl Default for SigningArgs {
+    /// The flags' defaults, for `s2s up`.
+    fn default() -> Self {
+        Self {
+            signing_threads: None,
+            signing_queue: authorization_server::DEFAULT_SIGNING_QUEUE,
+        }
+    }
 }
 
 /// `s2s serve authorization-server`: the server's settings (shared with `s2s up`), plus

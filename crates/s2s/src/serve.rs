@@ -185,6 +185,10 @@ pub(crate) async fn configure_authorization_server(
     config.admin_credentials.clone_from(&admin_credentials);
     config.metrics = Some(metrics);
     config.allow_unauthenticated_admin = unauthenticated_admin == UnauthenticatedAdmin::Allowed;
+    if let Some(threads) = args.signing.signing_threads {
+        config.signing_threads = threads;
+    }
+    config.signing_queue = args.signing.signing_queue;
     check_listen_addr(&config, local, unauthenticated_admin)
         .with_context(|| format!("refusing to start the {ROLE}"))?;
     let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;

@@ -22,7 +22,8 @@ use tokio::net::TcpListener;
 
 use crate::cli::{
     AdminSecret, ArticlesServiceArgs, AuthorizationServerArgs, ClientAuthMethod,
-    ClientCredentialsArgs, ClientSecretSource, DataDir, UpArgs, UserScheduleServiceArgs,
+    ClientCredentialsArgs, ClientSecretSource, DataDir, SigningArgs, UpArgs,
+    UserScheduleServiceArgs,
 };
 use crate::lock::DataDirLock;
 use crate::output_files;
@@ -178,6 +179,7 @@ async fn start(
             admin_secret_access_key: None,
         },
         limits: args.limits.clone(),
+        signing: SigningArgs::default(),
     };
     let listener = listeners.auth;
     let auth_state = auth_metrics

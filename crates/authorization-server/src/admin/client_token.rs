@@ -66,13 +66,22 @@ pub(crate) async fn get(state: &AppState, body: &[u8]) -> Result<Value, AdminErr
         )));
     }
     let scope = request.scopes.map(|s| s.join(" "));
-    let token = issue_to(state, &grant, scope.as_deref()).map_err(|refusal| {
-        if refusal.status.is_server_error() {
-            AdminError::internal()
-        } else {
-            AdminError::invalid_parameter(refusal.description)
-        }
-    })?;
+    let token = issue_to(state, &grant, scope.as_deref())
+        .await
+        .map_err(|refusal| {
+            if refusal.is_overload() {
+                // What Cognito answers a throttled call; SDKs retry it with backoff.
+                AdminError {
+                    kind: "TooManyRequestsException",
+                    message: "Too many token requests are waiting: retry in a second.".to_owned(),
+                    status: axum::http::StatusCode::BAD_REQUEST,
+                }
+            } else if refusal.status.is_server_error() {
+                AdminError::internal()
+            } else {
+                AdminError::invalid_parameter(refusal.description)
+            }
+        })?;
     metrics::counter!("authorization_server_tokens_issued_total").increment(1);
     Ok(json!({
         "ClientAuthenticationResult": {
