@@ -11,7 +11,10 @@
 //! - `POST /oauth2/revoke` — answers as Cognito does for client-credentials access tokens
 //!   (they cannot be revoked: `unsupported_token_type`);
 //! - `GET /{userPoolId}/.well-known/jwks.json` and `.../openid-configuration`;
-//! - `GET /healthz` and `GET /metrics`.
+//! - `GET /healthz` and `GET /metrics`;
+//! - `/console` — an operator console in HTML (pools, keys, scopes, clients, secrets,
+//!   recent token activity), open on loopback without admin credentials, behind a sign-in
+//!   with them; its changes run through the admin operations.
 //!
 //! The issuer of a pool's tokens is `{public_url}/{userPoolId}`.
 //!
@@ -69,6 +72,7 @@ use oauth_proto::time::Clock;
 
 mod admin;
 mod certificate;
+mod console;
 mod discovery;
 mod error;
 mod grants;
@@ -182,6 +186,7 @@ struct Inner {
     keys: keys::KeyCache,
     grants: grants::GrantCache,
     replays: admin::sigv4::ReplayGuard,
+    console: console::Console,
 }
 
 impl AppState {
@@ -195,6 +200,7 @@ impl AppState {
                 keys: keys::KeyCache::default(),
                 grants: grants::GrantCache::default(),
                 replays: admin::sigv4::ReplayGuard::default(),
+                console: console::Console::default(),
             }),
         }
     }
@@ -223,6 +229,10 @@ impl AppState {
 
     pub(crate) fn replays(&self) -> &admin::sigv4::ReplayGuard {
         &self.inner.replays
+    }
+
+    pub(crate) fn console(&self) -> &console::Console {
+        &self.inner.console
     }
 
     /// Now, in Unix milliseconds.
@@ -278,6 +288,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
+        .merge(console::router())
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
     server_kit::layers::instrument(routes)
@@ -293,6 +304,7 @@ GET  /<userPoolId>/.well-known/jwks.json            the pool's signing keys
 GET  /<userPoolId>/.well-known/openid-configuration the pool's discovery document
 GET  /healthz                                       liveness
 GET  /metrics                                       Prometheus metrics
+GET  /console                                       operator console (HTML)
 "
 }
 
