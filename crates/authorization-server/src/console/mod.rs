@@ -91,7 +91,9 @@ async fn security_headers(mut response: Response) -> Response {
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it Chromium sends `Origin: null` with the console's own
+        // form posts, which the Origin check must refuse.
+        (header::REFERRER_POLICY, "same-origin"),
         // Pages may carry a secret shown once: never stored by a browser or a proxy.
         (header::CACHE_CONTROL, "no-store"),
     ] {
