@@ -15,6 +15,10 @@
 //! - no client secret is ever shown but once, in the answer that created it;
 //! - no inline script or style: `Content-Security-Policy: default-src 'self'`.
 
+// The checks before a page or a change return the response to send instead (a redirect
+// to sign in, a refusal page): the `Err` of those results is a whole `Response` on purpose.
+#![allow(clippy::result_large_err)]
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
