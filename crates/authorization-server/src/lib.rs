@@ -11,7 +11,10 @@
 //! - `POST /oauth2/revoke` — answers as Cognito does for client-credentials access tokens
 //!   (they cannot be revoked: `unsupported_token_type`);
 //! - `GET /{userPoolId}/.well-known/jwks.json` and `.../openid-configuration`;
-//! - `GET /healthz` and `GET /metrics`.
+//! - `GET /healthz` and `GET /metrics`;
+//! - `/console` — an operator console in HTML (pools, keys, scopes, clients, secrets,
+//!   recent token activity), open on loopback without admin credentials, behind a sign-in
+//!   with them; its changes run through the admin operations.
 //!
 //! The issuer of a pool's tokens is `{public_url}/{userPoolId}`.
 //!
@@ -69,6 +72,7 @@ use oauth_proto::time::Clock;
 
 mod admin;
 mod certificate;
+mod console;
 mod discovery;
 mod error;
 mod grants;
@@ -199,6 +203,7 @@ struct Inner {
     grants: grants::GrantCache,
     replays: admin::sigv4::ReplayGuard,
     signer: signer::Stage,
+    console: console::Console,
 }
 
 impl AppState {
@@ -215,6 +220,7 @@ impl AppState {
                 keys: keys::KeyCache::default(),
                 grants: grants::GrantCache::default(),
                 replays: admin::sigv4::ReplayGuard::default(),
+                console: console::Console::default(),
             }),
         }
     }
@@ -247,6 +253,10 @@ impl AppState {
 
     pub(crate) fn signer(&self) -> &signer::Stage {
         &self.inner.signer
+    }
+
+    pub(crate) fn console(&self) -> &console::Console {
+        &self.inner.console
     }
 
     /// Now, in Unix milliseconds.
@@ -302,6 +312,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
+        .merge(console::router())
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
     server_kit::layers::instrument(routes)
@@ -317,6 +328,7 @@ GET  /<userPoolId>/.well-known/jwks.json            the pool's signing keys
 GET  /<userPoolId>/.well-known/openid-configuration the pool's discovery document
 GET  /healthz                                       liveness
 GET  /metrics                                       Prometheus metrics
+GET  /console                                       operator console (HTML)
 "
 }
 

@@ -111,7 +111,9 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut response = match issue(&state, &headers, body).await {
+    let outcome = issue(&state, &headers, body).await;
+    crate::console::activity::record(&state, &headers, &outcome);
+    let mut response = match outcome {
         Ok(token) => {
             metrics::counter!("authorization_server_tokens_issued_total").increment(1);
             let body = serde_json::to_string(&token).unwrap_or_default();

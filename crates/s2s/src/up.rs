@@ -412,6 +412,7 @@ s2s is up. Ctrl-C stops all three servers.
   client secret  {secret}  (mode 0600; replace it with no failed call:
                  {s2s} secrets rotate --endpoint-url {auth} --pool-id {pool} --client-id {client_id} --secret-file {secret})
   data           {data_dir}  (a second `s2s up` here reuses the pool, client, secret and keys)
+  console        {auth}/console  (pools, keys, scopes, clients and token activity, in a browser)
 
 Try it from another terminal in this directory:
 
@@ -442,7 +443,9 @@ curl -s -i -X POST {articles}/articles/$ARTICLE/publication
 
 # 6. Grant schedule.update: add "{rs}/schedule.update" to allowed_oauth_scopes in
 #    stack.toml, then Ctrl-C and `s2s up` again: the client is updated in place (same id,
-#    same secret). Step 5 then answers 201. Or, without a restart, apply the change with
+#    same secret). Step 5 then answers 201. Or tick the scope's box in the console:
+#    {auth}/console/pools/{pool}/clients/{client_id}
+#    Or, without a restart, apply the change with
 {s2s} provision --stack stack.toml --endpoint-url {auth} --out {outputs_path}
 #    or with the AWS CLI (UpdateUserPoolClient replaces the whole configuration; the CLI
 #    must sign its request, and the local server accepts any signature, so placeholder
@@ -456,7 +459,7 @@ curl -s -i -X POST {articles}/articles/$ARTICLE/publication
 #    Either way the next publication call picks up the new scope: articles-service replaces
 #    its token when user-schedule-service says a scope is missing (right after a refusal
 #    it waits a few seconds before asking again: if step 5 still answers 502, call again).
-#    A restart of `s2s up` re-applies stack.toml, so a grant made only with the CLI is undone.
+#    A restart of `s2s up` re-applies stack.toml, so a grant made only with the CLI or the console is undone.
 "#,
             auth = self.auth_url,
             issuer = o.issuer,

@@ -74,19 +74,33 @@ pub(crate) fn check(config: &Config, headers: &HeaderMap, uri: &Uri) -> Result<(
             config.public_url
         )));
     }
-    if config.admin_credentials.is_none()
-        && let Some(origin) = headers.get(header::ORIGIN)
-    {
-        let origin = origin.to_str().unwrap_or_default().to_ascii_lowercase();
-        let own = public_origin(config);
-        let same_host = format!("http://{}", host.to_ascii_lowercase());
-        if origin != own && origin != same_host {
-            let shown: String = origin.chars().take(64).collect();
-            return Err(forbidden(format!(
-                "cross-origin request from {shown:?} refused: the admin API without credentials \
-                 does not answer browser requests from other origins"
-            )));
-        }
+    if config.admin_credentials.is_none() {
+        check_origin(config, headers, uri)?;
+    }
+    Ok(())
+}
+
+/// Refuses a browser request from another origin: an `Origin`, when present, must be the
+/// public URL's or `http://` plus the request's `Host`. The admin API applies it without
+/// credentials; the console's forms (`crate::console`) always.
+pub(crate) fn check_origin(
+    config: &Config,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(), AdminError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = request_host(headers, uri).unwrap_or_default();
+    let origin = origin.to_str().unwrap_or_default().to_ascii_lowercase();
+    let own = public_origin(config);
+    let same_host = format!("http://{}", host.to_ascii_lowercase());
+    if origin != own && origin != same_host {
+        let shown: String = origin.chars().take(64).collect();
+        return Err(forbidden(format!(
+            "cross-origin request from {shown:?} refused: the admin API without credentials \
+             does not answer browser requests from other origins"
+        )));
     }
     Ok(())
 }

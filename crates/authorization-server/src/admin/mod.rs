@@ -20,7 +20,7 @@ mod client_token;
 mod clients;
 mod domains;
 pub(crate) mod error;
-mod guard;
+pub(crate) mod guard;
 mod mfa;
 mod operation;
 mod pools;

@@ -5,6 +5,7 @@ mod admin_sdk;
 mod attacks;
 mod bad_input;
 mod client_secrets;
+mod console;
 mod helpers;
 mod newer_operations;
 mod restart;
