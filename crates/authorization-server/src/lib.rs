@@ -75,6 +75,7 @@ mod grants;
 mod ids;
 mod jwks;
 mod keys;
+mod pretoken;
 mod revocation;
 pub mod store;
 #[cfg(feature = "test-util")]
@@ -84,6 +85,7 @@ pub mod validity;
 
 pub use admin::{AdminOperation, OPERATIONS as ADMIN_OPERATIONS};
 pub use error::{ConfigError, StoreError};
+pub use pretoken::DEFAULT_TIMEOUT as DEFAULT_LAMBDA_TIMEOUT;
 pub use validity::TimeUnit;
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.
@@ -116,6 +118,15 @@ pub struct Config {
     /// two identical writes made within the same second identically (the second one is
     /// then refused instead of answered).
     pub refuse_replayed_signatures: bool,
+    /// Where each Lambda function runs locally: function ARN → URL that receives the
+    /// trigger's event as a JSON POST and answers as the function would (default: none).
+    /// A pool's `V3_0` pre token generation trigger runs for client-credentials tokens;
+    /// its ARN must be here, or token requests are refused (`UnexpectedLambdaException`),
+    /// as Cognito refuses when it cannot invoke the function.
+    pub lambda_endpoints: std::collections::BTreeMap<String, String>,
+    /// How long one invocation may take before it is tried again (three attempts, then the
+    /// token is refused); default [`DEFAULT_LAMBDA_TIMEOUT`], Cognito's fixed 5 seconds.
+    pub lambda_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -133,6 +144,8 @@ impl Config {
             metrics: None,
             allow_unauthenticated_admin: false,
             refuse_replayed_signatures: false,
+            lambda_endpoints: std::collections::BTreeMap::new(),
+            lambda_timeout: DEFAULT_LAMBDA_TIMEOUT,
         }
     }
 
@@ -182,13 +195,16 @@ struct Inner {
     keys: keys::KeyCache,
     grants: grants::GrantCache,
     replays: admin::sigv4::ReplayGuard,
+    hooks: pretoken::Invoker,
 }
 
 impl AppState {
     /// The state of one server.
     pub fn new(config: Config, store: Arc<dyn store::Store>, clock: Arc<dyn Clock>) -> Self {
+        let hooks = pretoken::Invoker::new(config.lambda_endpoints.clone(), config.lambda_timeout);
         Self {
             inner: Arc::new(Inner {
+                hooks,
                 config,
                 store,
                 clock,
@@ -223,6 +239,10 @@ impl AppState {
 
     pub(crate) fn replays(&self) -> &admin::sigv4::ReplayGuard {
         &self.inner.replays
+    }
+
+    pub(crate) fn hooks(&self) -> &pretoken::Invoker {
+        &self.inner.hooks
     }
 
     /// Now, in Unix milliseconds.

@@ -21,6 +21,7 @@ mod clients;
 mod domains;
 pub(crate) mod error;
 mod guard;
+mod lambda_config;
 mod mfa;
 mod operation;
 mod pools;

@@ -7,6 +7,7 @@ mod bad_input;
 mod client_secrets;
 mod helpers;
 mod newer_operations;
+mod pretoken;
 mod restart;
 mod round_trip;
 mod sigv4;
