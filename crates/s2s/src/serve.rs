@@ -185,6 +185,7 @@ pub(crate) async fn configure_authorization_server(
     config.admin_credentials.clone_from(&admin_credentials);
     config.metrics = Some(metrics);
     config.allow_unauthenticated_admin = unauthenticated_admin == UnauthenticatedAdmin::Allowed;
+    config.lambda_endpoints = args.lambdas.iter().cloned().collect();
     check_listen_addr(&config, local, unauthenticated_admin)
         .with_context(|| format!("refusing to start the {ROLE}"))?;
     let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;
