@@ -79,6 +79,7 @@ mod grants;
 mod ids;
 mod jwks;
 mod keys;
+mod pretoken;
 mod revocation;
 mod signer;
 pub mod store;
@@ -92,6 +93,7 @@ pub use error::{ConfigError, StoreError};
 pub use signer::{
     DEFAULT_QUEUE as DEFAULT_SIGNING_QUEUE, default_threads as default_signing_threads,
 };
+pub use pretoken::DEFAULT_TIMEOUT as DEFAULT_LAMBDA_TIMEOUT;
 pub use validity::TimeUnit;
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.
@@ -134,6 +136,15 @@ pub struct Config {
     /// (`GetClientToken`: `TooManyRequestsException`), so that neither the wait nor the
     /// memory of waiting requests grows without bound under overload.
     pub signing_queue: usize,
+    /// Where each Lambda function runs locally: function ARN → URL that receives the
+    /// trigger's event as a JSON POST and answers as the function would (default: none).
+    /// A pool's `V3_0` pre token generation trigger runs for client-credentials tokens;
+    /// its ARN must be here, or token requests are refused (`UnexpectedLambdaException`),
+    /// as Cognito refuses when it cannot invoke the function.
+    pub lambda_endpoints: std::collections::BTreeMap<String, String>,
+    /// How long one invocation may take before it is tried again (three attempts, then the
+    /// token is refused); default [`DEFAULT_LAMBDA_TIMEOUT`], Cognito's fixed 5 seconds.
+    pub lambda_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -153,6 +164,8 @@ impl Config {
             refuse_replayed_signatures: false,
             signing_threads: default_signing_threads(),
             signing_queue: DEFAULT_SIGNING_QUEUE,
+            lambda_endpoints: std::collections::BTreeMap::new(),
+            lambda_timeout: DEFAULT_LAMBDA_TIMEOUT,
         }
     }
 
@@ -204,6 +217,7 @@ struct Inner {
     replays: admin::sigv4::ReplayGuard,
     signer: signer::Stage,
     console: console::Console,
+    hooks: pretoken::Invoker,
 }
 
 impl AppState {
@@ -211,9 +225,11 @@ impl AppState {
     /// they stop when the last clone of the state is dropped.
     pub fn new(config: Config, store: Arc<dyn store::Store>, clock: Arc<dyn Clock>) -> Self {
         let signer = signer::Stage::new(config.signing_threads, config.signing_queue);
+        let hooks = pretoken::Invoker::new(config.lambda_endpoints.clone(), config.lambda_timeout);
         Self {
             inner: Arc::new(Inner {
                 signer,
+                hooks,
                 config,
                 store,
                 clock,
@@ -257,6 +273,10 @@ impl AppState {
 
     pub(crate) fn console(&self) -> &console::Console {
         &self.inner.console
+    }
+
+    pub(crate) fn hooks(&self) -> &pretoken::Invoker {
+        &self.inner.hooks
     }
 
     /// Now, in Unix milliseconds.

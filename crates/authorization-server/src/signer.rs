@@ -116,7 +116,7 @@ impl Stage {
     pub(crate) async fn sign(
         &self,
         key: Arc<SigningKey>,
-        claims: AccessTokenClaims,
+        claims: impl serde::Serialize + Send + 'static,
     ) -> Result<String, SignError> {
         let (reply, signature) = oneshot::channel();
         self.submit(Box::new(move || {

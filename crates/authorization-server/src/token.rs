@@ -12,7 +12,11 @@
 //!   description saying to create a domain.
 //! - A parameter sent twice, credentials sent both in the header and the body, or a body
 //!   `client_id` that differs from the header's → `invalid_request`.
-//! - Unknown parameters (e.g. `aws_client_metadata`) are ignored (RFC 6749 §3.2).
+//! - Unknown parameters are ignored (RFC 6749 §3.2). `aws_client_metadata` (a URL-encoded
+//!   JSON object of strings) reaches the pool's pre token generation trigger as
+//!   `clientMetadata`; one that is not such an object → `invalid_request`.
+//! - A pre token generation trigger that fails (see `crate::pretoken`) →
+//!   `invalid_request` naming the failure, and no token.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,6 +36,7 @@ use crate::AppState;
 use crate::error::StoreError;
 use crate::grants::Grant;
 use crate::signer::SignError;
+use crate::pretoken::{ClientMetadata, HookError};
 
 /// Compared against when the client is unknown, so that an unknown client id and a wrong
 /// secret take the same time.
@@ -281,23 +286,71 @@ async fn issue(
 ) -> Result<TokenResponse, Refusal> {
     let pairs = read_form(headers, body).await?;
     check_grant_type(&pairs)?;
+    let metadata = client_metadata(&pairs)?;
     let grant = authenticate_client(state, headers, &pairs).await?;
     check_client_may_use_grant(&grant)?;
-    issue_to(state, &grant, param(&pairs, "scope")).await
+    Ok(issue_to(state, &grant, param(&pairs, "scope"), &metadata).await?)
 }
 
 /// The steps after the client is authenticated and allowed, shared with `GetClientToken`:
-/// scopes, claims, signature. `scope` is space-separated; none or empty means every
-/// scope allowed for the client.
+/// scopes, claims, the pre token generation hook, signature. `scope` is space-separated;
+/// none or empty means every scope allowed for the client.
 pub(crate) async fn issue_to(
     state: &AppState,
     grant: &Grant,
     scope: Option<&str>,
-) -> Result<TokenResponse, Refusal> {
+    metadata: &ClientMetadata,
+) -> Result<TokenResponse, IssueError> {
     let scopes = grant_scopes(grant, scope)?;
     let lifetime = grant.context.client.settings.access_token_lifetime();
     let claims = build_claims(state, grant, scopes, lifetime)?;
-    sign_and_respond(state, grant, claims, lifetime).await
+    // The pool's pre token generation trigger may add, change or drop claims and scopes.
+    let claims = crate::pretoken::customise(state, grant, claims, metadata)
+        .await
+        .map_err(IssueError::Hook)?;
+    sign_and_respond(state, grant, claims, lifetime).await.map_err(IssueError::Refused)
+}
+
+/// Why [`issue_to`] issued nothing: a refusal of the token endpoint's own steps, or the
+/// pre token generation trigger's failure (which `GetClientToken` names by its Cognito
+/// exception).
+pub(crate) enum IssueError {
+    Refused(Refusal),
+    Hook(HookError),
+}
+
+impl From<Refusal> for IssueError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+impl From<StoreError> for IssueError {
+    fn from(error: StoreError) -> Self {
+        Self::Refused(error.into())
+    }
+}
+
+impl From<IssueError> for Refusal {
+    fn from(error: IssueError) -> Self {
+        match error {
+            IssueError::Refused(refusal) => refusal,
+            IssueError::Hook(hook) => Refusal::new(ErrorCode::InvalidRequest, hook.to_string()),
+        }
+    }
+}
+
+/// `aws_client_metadata`: a JSON object of strings, for the pre token generation trigger.
+fn client_metadata(pairs: &[(String, String)]) -> Result<ClientMetadata, Refusal> {
+    match param(pairs, "aws_client_metadata") {
+        None => Ok(ClientMetadata::new()),
+        Some(raw) => serde_json::from_str(raw).map_err(|_| {
+            Refusal::new(
+                ErrorCode::InvalidRequest,
+                "aws_client_metadata must be a JSON object whose values are strings",
+            )
+        }),
+    }
 }
 
 /// The form body: at most [`crate::MAX_BODY_BYTES`], `application/x-www-form-urlencoded`,
@@ -521,7 +574,7 @@ fn build_claims(
 async fn sign_and_respond(
     state: &AppState,
     grant: &Grant,
-    claims: AccessTokenClaims,
+    claims: crate::pretoken::CustomisedClaims,
     lifetime: Duration,
 ) -> Result<TokenResponse, Refusal> {
     let key = grant.signing_key.as_ref().ok_or_else(|| {

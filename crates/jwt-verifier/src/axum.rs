@@ -7,6 +7,7 @@
 //! | malformed `Authorization` header | 400 | `Bearer error="invalid_request", …` |
 //! | the token fails a check | 401 | `Bearer error="invalid_token", error_description="…"` |
 //! | a required scope is missing | 403 | `Bearer error="insufficient_scope", scope="…"` |
+//! | a required claim value is missing ([`RequireClaimLayer`]) | 403 | `Bearer error="insufficient_scope"` (no `scope`) |
 //! | the JWKS cannot be fetched and no key is cached | 503 | none |
 //!
 //! Bodies are RFC 9457 `application/problem+json`. The `error_description` is a fixed
@@ -57,6 +58,33 @@
 //! }
 //! ```
 //!
+//! # Requiring a claim value
+//!
+//! A token customised by a pre token generation trigger can carry claims such as a
+//! `tenant`; [`RequireClaimLayer`] lets a route require a value, and handlers read the
+//! claims with [`Claims::get`] or [`Claims::deserialize`]. A token without the value is
+//! refused with 403 `insufficient_scope` — RFC 6750's code for a valid token that lacks
+//! the privileges the request needs — without a `scope` attribute (no scope would help)
+//! and without echoing the claim.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_verifier::{Claims, VerifyError};
+//! use jwt_verifier::axum::{JwtAuthLayer, RequireClaimLayer};
+//!
+//! async fn acme_report(claims: Claims) -> Result<String, jwt_verifier::axum::AuthRejection> {
+//!     let environment: Option<String> = claims.get("environment")?;
+//!     Ok(format!("report for acme ({})", environment.as_deref().unwrap_or("prod")))
+//! }
+//!
+//! fn router(verifier: jwt_verifier::Verifier) -> Router {
+//!     Router::new()
+//!         .route("/acme/report", get(acme_report))
+//!         .route_layer(RequireClaimLayer::equals("tenant", "acme"))
+//!         .layer(JwtAuthLayer::new(verifier))
+//! }
+//! ```
+//!
 //! The pitfall: `get(list).post(create).route_layer(RequireScopeLayer::all_of([WRITE]))`
 //! applies the layer to *every* method of the `MethodRouter`, so `GET` then needs the
 //! write scope too. `MethodRouter::route_layer` has no per-method form; wrap handlers
@@ -77,7 +105,7 @@ use axum::response::{IntoResponse, Response};
 use oauth_proto::{BearerChallenge, BearerErrorCode};
 use tower::{Layer, Service};
 
-use crate::{Claims, ScopePolicy, Verifier, VerifyError};
+use crate::{ClaimPolicy, Claims, ScopePolicy, Verifier, VerifyError};
 
 // === impl JwtAuthLayer ===
 
@@ -306,9 +334,110 @@ where
     }
 }
 
+// === impl RequireClaimLayer ===
+
+/// Requires a claim value on a route (use with `Router::route_layer`, inside
+/// [`JwtAuthLayer`]), e.g. `RequireClaimLayer::equals("tenant", "acme")`. A request without
+/// verified claims gets 401; one whose token lacks the value gets 403 (see the module docs).
+#[derive(Clone, Debug)]
+pub struct RequireClaimLayer {
+    policy: Arc<ClaimPolicy>,
+}
+
+impl RequireClaimLayer {
+    /// The claim must equal `value` (compared as JSON).
+    pub fn equals(claim: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        Self::new(ClaimPolicy::equals(claim, value))
+    }
+
+    /// The claim must equal one of `values` (compared as JSON).
+    pub fn one_of<I, V>(claim: impl Into<String>, values: I) -> Self
+    where
+        I: IntoIterator<Item = V>,
+        V: Into<serde_json::Value>,
+    {
+        Self::new(ClaimPolicy::one_of(claim, values))
+    }
+
+    /// Requires `policy`.
+    pub fn new(policy: ClaimPolicy) -> Self {
+        Self {
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S> Layer<S> for RequireClaimLayer {
+    type Service = RequireClaim<S>;
+    fn layer(&self, inner: S) -> RequireClaim<S> {
+        RequireClaim {
+            inner,
+            policy: Arc::clone(&self.policy),
+        }
+    }
+}
+
+/// The service made by [`RequireClaimLayer`].
+#[derive(Clone, Debug)]
+pub struct RequireClaim<S> {
+    inner: S,
+    policy: Arc<ClaimPolicy>,
+}
+
+impl<S> RequireClaim<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for RequireClaim<S>
+where
+    S: Service<Request<B>, Response = Response> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let realm = request
+            .extensions()
+            .get::<Realm>()
+            .map(|r| Arc::clone(&r.0));
+        let checked = match request.extensions().get::<Claims>() {
+            None => Err(Rejection::MissingToken),
+            Some(claims) => self.policy.check(claims).map_err(|e| {
+                metrics::counter!("jwt_verifier_rejections_total", "reason" => e.reason())
+                    .increment(1);
+                Rejection::Verify(e)
+            }),
+        };
+        match checked {
+            Ok(()) => ResponseFuture::new(self.inner.call(request)),
+            Err(kind) => {
+                let response = AuthRejection { kind, realm }.into_response();
+                ResponseFuture::new(async move { Ok(response) })
+            }
+        }
+    }
+}
+
 // === impl ResponseFuture ===
 
-/// The response future of [`JwtAuth`] and [`RequireScope`].
+/// The response future of [`JwtAuth`], [`RequireScope`] and [`RequireClaim`].
 pub struct ResponseFuture<E> {
     inner: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>,
 }
@@ -386,7 +515,11 @@ impl AuthRejection {
         match &self.kind {
             Rejection::MissingToken => StatusCode::UNAUTHORIZED,
             Rejection::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Rejection::Verify(VerifyError::InsufficientScope { .. }) => StatusCode::FORBIDDEN,
+            Rejection::Verify(
+                VerifyError::InsufficientScope { .. }
+                | VerifyError::ClaimMismatch { .. }
+                | VerifyError::ClaimType { .. },
+            ) => StatusCode::FORBIDDEN,
             Rejection::Verify(VerifyError::JwksUnavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::Verify(_) => StatusCode::UNAUTHORIZED,
         }
@@ -409,6 +542,13 @@ impl AuthRejection {
                 Some(BearerErrorCode::InsufficientScope),
                 Some(e.description()),
                 Some(quoted_safe(required.as_str())),
+            ),
+            Rejection::Verify(
+                e @ (VerifyError::ClaimMismatch { .. } | VerifyError::ClaimType { .. }),
+            ) => (
+                Some(BearerErrorCode::InsufficientScope),
+                Some(e.description()),
+                None,
             ),
             Rejection::Verify(e) => (
                 Some(BearerErrorCode::InvalidToken),

@@ -5,7 +5,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use oauth_proto::{AccessTokenClaims, ClientId, Scopes, TokenUse};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::VerifyError;
 use crate::token::RawClaims;
@@ -13,54 +14,214 @@ use crate::token::RawClaims;
 /// The claims of a verified Cognito access token.
 ///
 /// Dereferences to [`AccessTokenClaims`] (`client_id`, `scope`, `exp`, `jti`, …); cloning is cheap (an `Arc`).
+/// Claims beyond Cognito's ten — those a pre token generation trigger added, such as a
+/// `tenant` — are read with [`Claims::get`], [`Claims::deserialize`] or
+/// [`Claims::custom_claims`]; they are covered by the signature like every other claim.
 /// With the `axum` feature this is also an extractor (see the crate docs).
+///
+/// ```
+/// use jwt_verifier::Claims;
+/// use oauth_proto::{AccessTokenClaims, ClientId, TokenUse};
+/// use serde_json::json;
+///
+/// # fn main() -> Result<(), jwt_verifier::VerifyError> {
+/// # let standard = AccessTokenClaims {
+/// #     sub: "c1".into(), token_use: TokenUse::Access, scope: Default::default(),
+/// #     auth_time: 0, iss: "https://issuer".into(), exp: 1, iat: 0, version: 2,
+/// #     jti: "j".into(), client_id: ClientId::parse("c1").unwrap(),
+/// # };
+/// let custom = json!({"tenant": "acme", "limits": {"rps": 10}});
+/// let claims = Claims::new(standard, custom.as_object().cloned().unwrap_or_default());
+///
+/// let tenant: Option<String> = claims.get("tenant")?;
+/// assert_eq!(tenant.as_deref(), Some("acme"));
+/// assert_eq!(claims.get::<String>("missing")?, None);
+/// assert!(claims.get::<u64>("tenant").is_err(), "present but not a number");
+///
+/// #[derive(serde::Deserialize)]
+/// struct Caller { client_id: String, tenant: String, limits: Limits }
+/// #[derive(serde::Deserialize)]
+/// struct Limits { rps: u32 }
+/// let caller: Caller = claims.deserialize()?;
+/// assert_eq!((caller.client_id.as_str(), caller.tenant.as_str(), caller.limits.rps), ("c1", "acme", 10));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Claims(Arc<AccessTokenClaims>);
+pub struct Claims(Arc<Verified>);
+
+#[derive(PartialEq, Eq)]
+struct Verified {
+    standard: AccessTokenClaims,
+    custom: Map<String, Value>,
+}
 
 impl Claims {
+    /// Claims made of Cognito's ten and `custom` ones (for tests and for callers that
+    /// verify tokens themselves; [`Verifier`](crate::Verifier) builds them otherwise).
+    /// A custom claim named like one of the ten is ignored: the typed value is the one read.
+    pub fn new(standard: AccessTokenClaims, mut custom: Map<String, Value>) -> Self {
+        for name in STANDARD_CLAIMS {
+            custom.remove(*name);
+        }
+        Self(Arc::new(Verified { standard, custom }))
+    }
+
     /// The app client the token was issued to (`client_id`).
     pub fn client_id(&self) -> &ClientId {
-        &self.0.client_id
+        &self.0.standard.client_id
     }
 
     /// The granted scopes (`scope`).
     pub fn scopes(&self) -> &Scopes {
-        &self.0.scope
+        &self.0.standard.scope
     }
 
     /// Whether the token carries `scope`, compared whole: `a/read` does not match
     /// `a/read-all`, `a/rea` or `b/read`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scope.iter().any(|s| s.as_str() == scope)
+        self.0.standard.scope.iter().any(|s| s.as_str() == scope)
     }
 
-    /// The verified claims.
+    /// The verified claims Cognito always sets.
     pub fn access_token_claims(&self) -> &AccessTokenClaims {
-        &self.0
+        &self.0.standard
     }
 
-    /// Takes the claims out (clones them if this `Claims` is shared).
+    /// The claims beyond Cognito's ten (and `nbf`), as JSON: e.g. those a pre token
+    /// generation trigger added. Empty for an unmodified Cognito token.
+    pub fn custom_claims(&self) -> &Map<String, Value> {
+        &self.0.custom
+    }
+
+    /// The claim `name` deserialised into `T`: `Ok(None)` when the token has no such claim,
+    /// [`VerifyError::ClaimType`] when it has one that is not a `T`. Works for custom
+    /// claims and for Cognito's own (`claims.get::<String>("client_id")`).
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, VerifyError> {
+        let value = match self.0.custom.get(name) {
+            Some(value) => value.clone(),
+            None if STANDARD_CLAIMS.contains(&name) => {
+                self.standard_json()?.remove(name).unwrap_or(Value::Null)
+            }
+            None => return Ok(None),
+        };
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| VerifyError::ClaimType {
+                claim: VerifyError::clip(name),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Every claim — Cognito's and the custom ones — deserialised into `T`, e.g. a struct
+    /// with the fields a handler needs (unknown claims are ignored unless `T` denies them).
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, VerifyError> {
+        let mut all = self.standard_json()?;
+        all.extend(self.0.custom.iter().map(|(k, v)| (k.clone(), v.clone())));
+        serde_json::from_value(Value::Object(all)).map_err(|e| VerifyError::ClaimType {
+            claim: "*".to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn standard_json(&self) -> Result<Map<String, Value>, VerifyError> {
+        match serde_json::to_value(&self.0.standard) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) | Err(_) => Err(VerifyError::InvalidClaim("*")),
+        }
+    }
+
+    /// Takes the claims Cognito always sets out (clones them if this `Claims` is shared).
     pub fn into_inner(self) -> AccessTokenClaims {
-        Arc::unwrap_or_clone(self.0)
+        match Arc::try_unwrap(self.0) {
+            Ok(verified) => verified.standard,
+            Err(shared) => shared.standard.clone(),
+        }
     }
 }
+
+/// The claims [`AccessTokenClaims`] holds (the custom map never shadows them).
+const STANDARD_CLAIMS: &[&str] = &[
+    "sub",
+    "token_use",
+    "scope",
+    "auth_time",
+    "iss",
+    "exp",
+    "iat",
+    "version",
+    "jti",
+    "client_id",
+];
 
 impl Deref for Claims {
     type Target = AccessTokenClaims;
     fn deref(&self) -> &AccessTokenClaims {
-        &self.0
+        &self.0.standard
     }
 }
 
 impl From<AccessTokenClaims> for Claims {
     fn from(claims: AccessTokenClaims) -> Self {
-        Self(Arc::new(claims))
+        Self::new(claims, Map::new())
     }
 }
 
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        f.debug_struct("Claims")
+            .field("standard", &self.0.standard)
+            .field("custom", &self.0.custom)
+            .finish()
+    }
+}
+
+/// A value a claim must have: one of a list, compared as JSON (`"acme"` is not `["acme"]`
+/// and `1` is not `"1"`). A token without the claim does not satisfy it (fail closed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClaimPolicy {
+    claim: String,
+    allowed: Vec<Value>,
+}
+
+impl ClaimPolicy {
+    /// The claim must equal `value`.
+    pub fn equals(claim: impl Into<String>, value: impl Into<Value>) -> Self {
+        Self::one_of(claim, [value])
+    }
+
+    /// The claim must equal one of `values` (none: never satisfied).
+    pub fn one_of<I, V>(claim: impl Into<String>, values: I) -> Self
+    where
+        I: IntoIterator<Item = V>,
+        V: Into<Value>,
+    {
+        Self {
+            claim: claim.into(),
+            allowed: values.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The claim this policy reads.
+    pub fn claim(&self) -> &str {
+        &self.claim
+    }
+
+    /// Checks `claims`, answering [`VerifyError::ClaimMismatch`] on failure.
+    pub fn check(&self, claims: &Claims) -> Result<(), VerifyError> {
+        let value: Option<Value> = claims.get(&self.claim).ok().flatten();
+        match value {
+            Some(value) if self.allowed.contains(&value) => Ok(()),
+            _ => Err(VerifyError::ClaimMismatch {
+                claim: VerifyError::clip(&self.claim),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for ClaimPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClaimPolicy({:?} one of {:?})", self.claim, self.allowed)
     }
 }
 
@@ -201,7 +362,7 @@ pub(crate) fn validate(
     issuer: &str,
     rules: &ClaimRules,
     now: u64,
-) -> Result<AccessTokenClaims, VerifyError> {
+) -> Result<Claims, VerifyError> {
     let leeway = rules.leeway;
 
     let exp = numeric_date(raw.exp.as_ref(), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
@@ -271,7 +432,7 @@ pub(crate) fn validate(
         v => string_claim(v).ok_or(VerifyError::InvalidClaim("jti"))?,
     };
 
-    Ok(AccessTokenClaims {
+    let standard = AccessTokenClaims {
         sub,
         token_use: TokenUse::Access,
         scope,
@@ -282,7 +443,8 @@ pub(crate) fn validate(
         version,
         jti,
         client_id,
-    })
+    };
+    Ok(Claims::new(standard, raw.other))
 }
 
 #[cfg(test)]
@@ -431,8 +593,7 @@ mod tests {
             &rules(),
             1500,
         )
-        .unwrap()
-        .into();
+        .unwrap();
         let ok = ScopePolicy::all_of(["user-schedule-service/schedule.read"]);
         assert!(ok.check(&claims).is_ok());
         for look_alike in [
@@ -468,5 +629,84 @@ mod tests {
                 .is_err()
         );
         assert!(ScopePolicy::none().check(&claims).is_ok());
+    }
+
+    #[test]
+    fn custom_claims_are_kept_typed_and_never_shadow_cognitos() {
+        let mut v = good();
+        v["tenant"] = json!("acme");
+        v["limits"] = json!({"rps": 10});
+        v["nbf"] = json!(1000);
+        let claims = validate(raw(v), "https://issuer", &rules(), 1500).unwrap();
+        assert_eq!(
+            Value::Object(claims.custom_claims().clone()),
+            json!({"tenant": "acme", "limits": {"rps": 10}})
+        );
+        assert_eq!(
+            claims.get::<String>("tenant").unwrap().as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            claims.get::<String>("client_id").unwrap().as_deref(),
+            Some("client1")
+        );
+        assert_eq!(claims.get::<String>("absent").unwrap(), None);
+        assert!(matches!(
+            claims.get::<u32>("tenant"),
+            Err(VerifyError::ClaimType { claim, .. }) if claim == "tenant"
+        ));
+        #[derive(serde::Deserialize)]
+        struct Limits {
+            rps: u32,
+        }
+        #[derive(serde::Deserialize)]
+        struct Caller {
+            client_id: String,
+            tenant: String,
+            limits: Limits,
+        }
+        let caller: Caller = claims.deserialize().unwrap();
+        assert_eq!(caller.client_id, "client1");
+        assert_eq!(caller.tenant, "acme");
+        assert_eq!(caller.limits.rps, 10);
+        assert!(claims.deserialize::<Limits>().is_err());
+
+        let forged = Claims::new(
+            claims.access_token_claims().clone(),
+            json!({"client_id": "other"}).as_object().unwrap().clone(),
+        );
+        assert_eq!(
+            forged.get::<String>("client_id").unwrap().as_deref(),
+            Some("client1")
+        );
+    }
+
+    #[test]
+    fn claim_policy_compares_json_values_and_fails_closed() {
+        let mut v = good();
+        v["tenant"] = json!("acme");
+        v["tier"] = json!(3);
+        let claims = validate(raw(v), "https://issuer", &rules(), 1500).unwrap();
+        assert!(ClaimPolicy::equals("tenant", "acme").check(&claims).is_ok());
+        assert!(
+            ClaimPolicy::one_of("tenant", ["x", "acme"])
+                .check(&claims)
+                .is_ok()
+        );
+        assert!(ClaimPolicy::equals("tier", 3).check(&claims).is_ok());
+        for policy in [
+            ClaimPolicy::equals("tenant", "other"),
+            ClaimPolicy::equals("tier", "3"),
+            ClaimPolicy::equals("missing", "acme"),
+            ClaimPolicy::one_of("tenant", Vec::<String>::new()),
+        ] {
+            assert!(
+                matches!(
+                    policy.check(&claims),
+                    Err(VerifyError::ClaimMismatch { .. })
+                ),
+                "{policy:?}"
+            );
+        }
     }
 }

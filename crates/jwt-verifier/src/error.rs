@@ -93,6 +93,22 @@ pub enum VerifyError {
         /// The required scopes, space-separated (the RFC 6750 `scope` attribute).
         required: String,
     },
+    /// A claim read with [`Claims::get`](crate::Claims::get) or
+    /// [`Claims::deserialize`](crate::Claims::deserialize) does not have the type asked for.
+    #[error("claim {claim:?} does not have the expected type: {reason}")]
+    ClaimType {
+        /// The claim (`*` for the whole claim set).
+        claim: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// A claim lacks the value a [`ClaimPolicy`](crate::ClaimPolicy) requires (with the
+    /// `axum` feature: 403 `insufficient_scope`, as a lack of privilege).
+    #[error("claim {claim:?} does not have a required value")]
+    ClaimMismatch {
+        /// The claim.
+        claim: String,
+    },
     /// The issuer's JWKS could not be fetched and no usable key is cached for this token.
     #[error("jwks unavailable")]
     JwksUnavailable(#[source] JwksError),
@@ -119,6 +135,8 @@ impl VerifyError {
             Self::InvalidTokenUse(_) => "invalid_token_use",
             Self::InvalidClientId(_) => "invalid_client_id",
             Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::ClaimType { .. } => "claim_type",
+            Self::ClaimMismatch { .. } => "claim_mismatch",
             Self::JwksUnavailable(_) => "jwks_unavailable",
         }
     }
@@ -144,6 +162,8 @@ impl VerifyError {
             Self::InvalidTokenUse(_) => "the token is not an access token",
             Self::InvalidClientId(_) => "the token client is not allowed",
             Self::InsufficientScope { .. } => "the token lacks a required scope",
+            Self::ClaimType { .. } => "the token has a claim of an unexpected type",
+            Self::ClaimMismatch { .. } => "the token lacks a required claim value",
             Self::JwksUnavailable(_) => "the signing keys are unavailable",
         }
     }

@@ -105,7 +105,7 @@ pub mod axum;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
-pub use claims::{Claims, ScopePolicy};
+pub use claims::{ClaimPolicy, Claims, ScopePolicy};
 pub use error::{BuildError, JwksError, VerifyError};
 pub use verifier::{Verifier, VerifierBuilder};
 

@@ -41,6 +41,10 @@ pub(crate) struct RawClaims {
     pub(crate) auth_time: Option<Value>,
     pub(crate) version: Option<Value>,
     pub(crate) jti: Option<Value>,
+    /// Every other claim (those a pre token generation trigger added), for
+    /// [`Claims::custom_claims`](crate::Claims::custom_claims).
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, Value>,
 }
 
 /// A token split and decoded, nothing verified yet.

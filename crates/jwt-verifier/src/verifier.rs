@@ -116,8 +116,7 @@ impl Verifier {
             .map_err(|_| VerifyError::InvalidSignature)?;
 
         let now = inner.fetch.clock.unix_seconds();
-        let claims: Claims =
-            claims::validate(parsed.claims, &issuer.issuer, &inner.rules, now)?.into();
+        let claims: Claims = claims::validate(parsed.claims, &issuer.issuer, &inner.rules, now)?;
         if let (Some(cache), Some((key, generation))) = (&inner.cache, cache_key) {
             cache.insert(key, claims.clone(), issuer_index, now, generation);
         }

@@ -290,6 +290,21 @@ pub(crate) struct AuthorizationServerArgs {
     #[command(flatten)]
     pub(crate) admin_secret: AdminSecret,
 
+    /// A Lambda function run locally, as ARN=URL (repeatable; comma-separated in the
+    /// variable). The server POSTs a trigger's event to the URL and reads the function's
+    /// answer, as Cognito invokes the function: any HTTP handler serves, including the
+    /// Lambda Runtime Interface Emulator's /2015-03-31/functions/function/invocations. A
+    /// pool's pre token generation trigger (LambdaVersion V3_0) runs for every
+    /// client-credentials token; without a URL for its ARN, token requests are refused.
+    #[arg(
+        long = "lambda",
+        env = "S2S_LAMBDA",
+        value_name = "ARN=URL",
+        value_delimiter = ',',
+        value_parser = parse_lambda
+    )]
+    pub(crate) lambdas: Vec<(String, String)>,
+
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
 
@@ -327,6 +342,21 @@ impl Default for SigningArgs {
             signing_queue: authorization_server::DEFAULT_SIGNING_QUEUE,
         }
     }
+}
+
+/// `ARN=URL` of `--lambda`: an `arn:` and an http(s) URL.
+fn parse_lambda(value: &str) -> Result<(String, String), String> {
+    let (arn, url) = value
+        .split_once('=')
+        .ok_or_else(|| format!("expected ARN=URL, found {value:?}"))?;
+    if !arn.starts_with("arn:") {
+        return Err(format!("{arn:?} is not an ARN (arn:aws:lambda:…)"));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("{url:?} is not an http(s) URL"));
+    }
+    Ok((arn.to_owned(), url.to_owned()))
 }
 
 /// `s2s serve authorization-server`: the server's settings (shared with `s2s up`), plus
@@ -588,5 +618,28 @@ mod tests {
             .unwrap();
         assert!(help.contains("S2S_CLIENT_SECRET"));
         assert!(!help.contains("[env: S2S_CLIENT_SECRET="));
+    }
+
+    #[test]
+    fn lambdas_are_arn_url_pairs() {
+        let arn = "arn:aws:lambda:us-east-1:000000000000:function:pretoken";
+        let cli = Cli::try_parse_from([
+            "s2s",
+            "serve",
+            "authorization-server",
+            "--lambda",
+            &format!("{arn}=http://127.0.0.1:9300/"),
+        ])
+        .unwrap();
+        let Command::Serve(ServeRole::AuthorizationServer(args)) = cli.command else {
+            panic!("not serve authorization-server");
+        };
+        assert_eq!(
+            args.server.lambdas,
+            [(arn.to_owned(), "http://127.0.0.1:9300/".to_owned())]
+        );
+        for bad in ["no-equals", "notarn=http://x", &format!("{arn}=ftp://x")] {
+            assert!(parse_lambda(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! Every resource is looked up first (the pool and the client by name, the domain and the
 //! resource server by their identifiers), created only when missing, and an existing app
 //! client is updated in place when its OAuth settings differ, which keeps its id and its
-//! secret. `s2s up` runs exactly this code against its own authorization server.
+//! secret. A pool's pre token generation trigger (`[user_pool.pre_token_generation]`) is
+//! set at creation, and on an existing pool whose trigger differs (keeping its other
+//! settings). `s2s up` runs exactly this code against its own authorization server.
 
 use std::fmt;
 
@@ -12,8 +14,9 @@ use anyhow::Context as _;
 use authorization_server::TimeUnit;
 use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::types::{
-    OAuthFlowType, ResourceServerScopeType, TimeUnitsType, TokenValidityUnitsType,
-    UserPoolClientType,
+    LambdaConfigType, OAuthFlowType, PreTokenGenerationLambdaVersionType,
+    PreTokenGenerationVersionConfigType, ResourceServerScopeType, TimeUnitsType,
+    TokenValidityUnitsType, UserPoolClientType,
 };
 use oauth_proto::ClientSecret;
 use serde::{Deserialize, Serialize};
@@ -163,7 +166,7 @@ pub(crate) async fn apply(
     let mut progress = Progress::default();
 
     let step = format!("user pool {}", stack.user_pool.name);
-    let (pool_id, outcome) = ensure_pool(client, &stack.user_pool.name)
+    let (pool_id, outcome) = ensure_pool(client, &stack.user_pool)
         .await
         .map_err(|err| progress.failed(&step, err))?;
     progress.done(format!("{step} ({pool_id})"), outcome, report);
@@ -242,7 +245,16 @@ pub(crate) fn outputs(target: &Target, pool_id: &str, client_id: &str, domain: &
     }
 }
 
-async fn ensure_pool(client: &cognito::Client, name: &str) -> anyhow::Result<(String, Outcome)> {
+async fn ensure_pool(
+    client: &cognito::Client,
+    pool: &stack::UserPool,
+) -> anyhow::Result<(String, Outcome)> {
+    let name = pool.name.as_str();
+    let trigger = pool
+        .pre_token_generation
+        .as_ref()
+        .map(|hook| pre_token_trigger(&hook.lambda_arn))
+        .transpose()?;
     let mut found = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -266,7 +278,13 @@ async fn ensure_pool(client: &cognito::Client, name: &str) -> anyhow::Result<(St
         }
     }
     match found.as_slice() {
-        [id] => return Ok((id.clone(), Outcome::Unchanged)),
+        [id] => {
+            let outcome = match &trigger {
+                Some(trigger) => ensure_trigger(client, id, trigger).await?,
+                None => Outcome::Unchanged,
+            };
+            return Ok((id.clone(), outcome));
+        }
         [] => {}
         ids => anyhow::bail!(
             "{} user pools are named {name:?} ({}): rename the pool in the stack or delete the extra pools",
@@ -277,6 +295,11 @@ async fn ensure_pool(client: &cognito::Client, name: &str) -> anyhow::Result<(St
     let created = client
         .create_user_pool()
         .pool_name(name)
+        .set_lambda_config(trigger.map(|trigger| {
+            LambdaConfigType::builder()
+                .pre_token_generation_config(trigger)
+                .build()
+        }))
         .send()
         .await
         .map_err(sdk_error)
@@ -286,6 +309,76 @@ async fn ensure_pool(client: &cognito::Client, name: &str) -> anyhow::Result<(St
         .and_then(|pool| pool.id())
         .context("the created user pool has no id")?;
     Ok((id.to_owned(), Outcome::Created))
+}
+
+/// The `V3_0` pre token generation trigger of `arn`: the version Cognito runs for
+/// client-credentials tokens.
+fn pre_token_trigger(arn: &str) -> anyhow::Result<PreTokenGenerationVersionConfigType> {
+    PreTokenGenerationVersionConfigType::builder()
+        .lambda_version(PreTokenGenerationLambdaVersionType::V30)
+        .lambda_arn(arn)
+        .build()
+        .context("cannot build the pre token generation trigger")
+}
+
+/// Sets the pool's pre token generation trigger when it is not `trigger`. `UpdateUserPool`
+/// resets every member it is not given, so the pool's current settings are carried over
+/// from `DescribeUserPool`, with its other Lambda triggers.
+async fn ensure_trigger(
+    client: &cognito::Client,
+    pool_id: &str,
+    trigger: &PreTokenGenerationVersionConfigType,
+) -> anyhow::Result<Outcome> {
+    let described = client
+        .describe_user_pool()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .map_err(sdk_error)
+        .context("cannot describe the user pool")?;
+    let pool = described
+        .user_pool()
+        .context("the described user pool is empty")?;
+    let mut lambda_config = pool
+        .lambda_config()
+        .cloned()
+        .unwrap_or_else(|| LambdaConfigType::builder().build());
+    if lambda_config.pre_token_generation_config.as_ref() == Some(trigger) {
+        return Ok(Outcome::Unchanged);
+    }
+    lambda_config.pre_token_generation_config = Some(trigger.clone());
+    // The legacy member must name the same function (or none).
+    lambda_config.pre_token_generation = Some(trigger.lambda_arn().to_owned());
+    client
+        .update_user_pool()
+        .user_pool_id(pool_id)
+        .set_pool_name(pool.name().map(str::to_owned))
+        .set_lambda_config(Some(lambda_config))
+        .set_policies(pool.policies().cloned())
+        .set_deletion_protection(pool.deletion_protection().cloned())
+        .set_auto_verified_attributes(
+            Some(pool.auto_verified_attributes().to_vec()).filter(|a| !a.is_empty()),
+        )
+        .set_sms_verification_message(pool.sms_verification_message().map(str::to_owned))
+        .set_email_verification_message(pool.email_verification_message().map(str::to_owned))
+        .set_email_verification_subject(pool.email_verification_subject().map(str::to_owned))
+        .set_verification_message_template(pool.verification_message_template().cloned())
+        .set_sms_authentication_message(pool.sms_authentication_message().map(str::to_owned))
+        .set_user_attribute_update_settings(pool.user_attribute_update_settings().cloned())
+        .set_mfa_configuration(pool.mfa_configuration().cloned())
+        .set_device_configuration(pool.device_configuration().cloned())
+        .set_email_configuration(pool.email_configuration().cloned())
+        .set_sms_configuration(pool.sms_configuration().cloned())
+        .set_user_pool_tags(pool.user_pool_tags().cloned())
+        .set_admin_create_user_config(pool.admin_create_user_config().cloned())
+        .set_user_pool_add_ons(pool.user_pool_add_ons().cloned())
+        .set_account_recovery_setting(pool.account_recovery_setting().cloned())
+        .set_user_pool_tier(pool.user_pool_tier().cloned())
+        .send()
+        .await
+        .map_err(sdk_error)
+        .context("cannot set the pre token generation trigger (UpdateUserPool)")?;
+    Ok(Outcome::Updated)
 }
 
 async fn ensure_domain(

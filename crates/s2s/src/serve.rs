@@ -189,6 +189,7 @@ pub(crate) async fn configure_authorization_server(
         config.signing_threads = threads;
     }
     config.signing_queue = args.signing.signing_queue;
+    config.lambda_endpoints = args.lambdas.iter().cloned().collect();
     check_listen_addr(&config, local, unauthenticated_admin)
         .with_context(|| format!("refusing to start the {ROLE}"))?;
     let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;

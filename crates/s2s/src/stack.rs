@@ -33,6 +33,19 @@ pub(crate) struct Stack {
 pub(crate) struct UserPool {
     pub(crate) name: String,
     pub(crate) domain: String,
+    /// `[user_pool.pre_token_generation]`: the `V3_0` trigger that customises its M2M
+    /// access tokens.
+    pub(crate) pre_token_generation: Option<PreTokenGeneration>,
+}
+
+/// The pool's pre token generation function (`LambdaVersion` `V3_0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PreTokenGeneration {
+    /// The function's ARN, set as the pool's `PreTokenGenerationConfig.LambdaArn`.
+    pub(crate) lambda_arn: String,
+    /// Where `s2s up` reaches the function locally (`--lambda ARN=URL` of the server);
+    /// ignored by `s2s provision`.
+    pub(crate) local_url: Option<String>,
 }
 
 /// A resource server and the scopes it defines.
@@ -79,6 +92,14 @@ struct RawStack {
 struct RawUserPool {
     name: Spanned<String>,
     domain: Spanned<String>,
+    pre_token_generation: Option<RawPreTokenGeneration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreTokenGeneration {
+    lambda_arn: Spanned<String>,
+    local_url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +234,51 @@ impl Checker<'_> {
         }
     }
 
+    /// `[user_pool.pre_token_generation]`: a Lambda ARN (Cognito's `ArnType`, function
+    /// ARNs only) and an optional http(s) URL.
+    fn pre_token_generation(&mut self, raw: RawPreTokenGeneration) -> PreTokenGeneration {
+        let arn = raw.lambda_arn.get_ref();
+        let segment = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=/,.@-".contains(c))
+        };
+        let parts: Vec<&str> = arn.split(':').collect();
+        let valid = (7..=8).contains(&parts.len())
+            && parts[0] == "arn"
+            && parts[2] == "lambda"
+            && parts[5] == "function"
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && parts.iter().all(|p| segment(p))
+            && (20..=2048).contains(&arn.len());
+        if !valid {
+            self.problem(
+                raw.lambda_arn.span(),
+                format!(
+                    "user_pool.pre_token_generation.lambda_arn {arn:?} is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)"
+                ),
+            );
+        }
+        let local_url = raw.local_url.map(|url| {
+            let ok = url::Url::parse(url.get_ref())
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            if !ok {
+                self.problem(
+                    url.span(),
+                    format!(
+                        "user_pool.pre_token_generation.local_url {:?} is not an http(s) URL",
+                        url.get_ref()
+                    ),
+                );
+            }
+            url.into_inner()
+        });
+        PreTokenGeneration {
+            lambda_arn: raw.lambda_arn.into_inner(),
+            local_url,
+        }
+    }
+
     fn check(&mut self, raw: RawStack) -> Stack {
         self.name("user_pool.name", &raw.user_pool.name, 128);
         let domain = raw.user_pool.domain.get_ref();
@@ -224,6 +290,11 @@ impl Checker<'_> {
                 ),
             );
         }
+
+        let pre_token_generation = raw
+            .user_pool
+            .pre_token_generation
+            .map(|hook| self.pre_token_generation(hook));
 
         let mut defined_scopes = Vec::new();
         let mut resource_servers = Vec::new();
@@ -353,6 +424,7 @@ impl Checker<'_> {
             user_pool: UserPool {
                 name: raw.user_pool.name.into_inner(),
                 domain: raw.user_pool.domain.into_inner(),
+                pre_token_generation,
             },
             resource_servers,
             app_client: AppClient {
@@ -407,6 +479,37 @@ mod tests {
             stack.app_client.access_token_lifetime(),
             Some(std::time::Duration::from_secs(3600))
         );
+    }
+
+    #[test]
+    fn a_pre_token_generation_trigger_is_read_and_checked() {
+        let arn = "arn:aws:lambda:us-east-1:000000000000:function:pretoken";
+        let text = REFERENCE.replace(
+            "# [user_pool.pre_token_generation]\n# lambda_arn = \"arn:aws:lambda:us-east-1:000000000000:function:pretoken\"\n# local_url",
+            "[user_pool.pre_token_generation]\nlambda_arn = \"arn:aws:lambda:us-east-1:000000000000:function:pretoken\"\nlocal_url",
+        );
+        assert_ne!(text, REFERENCE);
+        let stack = parse("stack.toml", &text).unwrap();
+        assert_eq!(
+            stack.user_pool.pre_token_generation,
+            Some(PreTokenGeneration {
+                lambda_arn: arn.to_owned(),
+                local_url: Some("http://127.0.0.1:9300/".to_owned()),
+            })
+        );
+        assert_eq!(
+            parse("stack.toml", REFERENCE)
+                .unwrap()
+                .user_pool
+                .pre_token_generation,
+            None
+        );
+        let bad = text
+            .replace(arn, "arn:aws:s3:::bucket")
+            .replace("http://127.0.0.1:9300/", "ftp://x");
+        let msg = err(&bad).to_string();
+        assert!(msg.contains("is not a Lambda function ARN"), "{msg}");
+        assert!(msg.contains("is not an http(s) URL"), "{msg}");
     }
 
     #[test]

@@ -178,6 +178,13 @@ async fn start(
             admin_secret_access_key_file: None,
             admin_secret_access_key: None,
         },
+        // The stack's pre token generation function, at the URL it names.
+        lambdas: stack
+            .user_pool
+            .pre_token_generation
+            .iter()
+            .filter_map(|hook| Some((hook.lambda_arn.clone(), hook.local_url.clone()?)))
+            .collect(),
         limits: args.limits.clone(),
         signing: SigningArgs::default(),
     };

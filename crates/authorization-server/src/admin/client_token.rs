@@ -3,12 +3,16 @@
 //! Cognito serves it unsigned (IAM is not evaluated: the client authenticates with its
 //! own id and secret), for clients whose only flow is `ALLOW_CLIENT_TOKEN_AUTH`, and
 //! issues exactly the token `POST /oauth2/token` would: the same steps of
-//! [`crate::token`] after authentication. `ClientMetadata` is accepted and, with no
-//! Lambda triggers here, unused.
+//! [`crate::token`] after authentication, including the pool's pre token generation
+//! trigger, which receives `ClientMetadata` as `clientMetadata`.
 //!
 //! Exceptions (Cognito's, as for `InitiateAuth`): unknown client →
 //! `ResourceNotFoundException`; wrong secret → `NotAuthorizedException`; flow not enabled →
-//! `NotAuthorizedException`; a scope not allowed or not defined → `InvalidParameterException`.
+//! `NotAuthorizedException`; a scope not allowed or not defined → `InvalidParameterException`;
+//! a failed pre token generation trigger → `UserLambdaValidationException`,
+//! `UnexpectedLambdaException` or `InvalidLambdaResponseException` (as `InitiateAuth`
+//! names them; the `GetClientToken` model lists none of them, so SDKs surface them as
+//! unmodelled errors with that code).
 
 use std::collections::BTreeMap;
 
@@ -18,7 +22,7 @@ use serde_json::{Value, json};
 use super::error::AdminError;
 use super::validate::{Pattern, Violations, parse};
 use crate::AppState;
-use crate::token::{Authentication, authenticate, issue_to};
+use crate::token::{Authentication, IssueError, authenticate, issue_to};
 
 /// The explicit auth flow that enables `GetClientToken`.
 pub(crate) const FLOW: &str = "ALLOW_CLIENT_TOKEN_AUTH";
@@ -29,7 +33,6 @@ struct Request {
     client_id: Option<String>,
     secret: Option<String>,
     scopes: Option<Vec<String>>,
-    #[allow(dead_code)] // Read only to refuse a value of the wrong type.
     client_metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -66,21 +69,25 @@ pub(crate) async fn get(state: &AppState, body: &[u8]) -> Result<Value, AdminErr
         )));
     }
     let scope = request.scopes.map(|s| s.join(" "));
-    let token = issue_to(state, &grant, scope.as_deref())
+    let metadata = request.client_metadata.unwrap_or_default();
+    let token = issue_to(state, &grant, scope.as_deref(), &metadata)
         .await
-        .map_err(|refusal| {
-            if refusal.is_overload() {
-                // What Cognito answers a throttled call; SDKs retry it with backoff.
-                AdminError {
-                    kind: "TooManyRequestsException",
-                    message: "Too many token requests are waiting: retry in a second.".to_owned(),
-                    status: axum::http::StatusCode::BAD_REQUEST,
-                }
-            } else if refusal.status.is_server_error() {
+        .map_err(|error| match error {
+            // What Cognito answers a throttled call; SDKs retry it with backoff.
+            IssueError::Refused(refusal) if refusal.is_overload() => AdminError {
+                kind: "TooManyRequestsException",
+                message: "Too many token requests are waiting: retry in a second.".to_owned(),
+                status: axum::http::StatusCode::BAD_REQUEST,
+            },
+            IssueError::Refused(refusal) if refusal.status.is_server_error() => {
                 AdminError::internal()
-            } else {
-                AdminError::invalid_parameter(refusal.description)
             }
+            IssueError::Refused(refusal) => AdminError::invalid_parameter(refusal.description),
+            IssueError::Hook(hook) => AdminError {
+                kind: hook.exception(),
+                message: hook.to_string(),
+                status: axum::http::StatusCode::BAD_REQUEST,
+            },
         })?;
     metrics::counter!("authorization_server_tokens_issued_total").increment(1);
     Ok(json!({

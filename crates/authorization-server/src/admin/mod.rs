@@ -21,6 +21,7 @@ mod clients;
 mod domains;
 pub(crate) mod error;
 pub(crate) mod guard;
+mod lambda_config;
 mod mfa;
 mod operation;
 mod pools;

@@ -172,7 +172,8 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
         &request.user_pool_tags,
     );
     v.finish()?;
-    refuse_lambda_config(request.lambda_config.as_ref())?;
+    let tier = request.user_pool_tier.as_deref().unwrap_or("ESSENTIALS");
+    let lambda_config = super::lambda_config::check(request.lambda_config.as_ref(), tier)?;
     let mut settings = echoed(&raw);
     settings.insert(
         "DeletionProtection".to_owned(),
@@ -190,6 +191,7 @@ pub(crate) async fn create(state: &AppState, body: &[u8]) -> Result<Value, Admin
         id: crate::ids::user_pool_id(&state.config().region)?,
         name: request.pool_name.unwrap_or_default(),
         settings,
+        lambda_config,
         created_ms: now,
         modified_ms: now,
     };
@@ -216,16 +218,6 @@ fn check_settings(
         v.range(i64::try_from(tags.len()).ok(), "UserPoolTags", 0, most);
         super::tags::check_tags(v, tags, "UserPoolTags");
     }
-}
-
-fn refuse_lambda_config(config: Option<&Map<String, Value>>) -> Result<(), AdminError> {
-    if config.is_some_and(|c| !c.is_empty()) {
-        return Err(AdminError::invalid_parameter(
-            "LambdaConfig is not supported by this local server: Lambda triggers (including pre \
-             token generation) are never invoked, so tokens would not match what you configured",
-        ));
-    }
-    Ok(())
 }
 
 /// The [`ECHOED`] members of a request, as given.
@@ -261,7 +253,10 @@ fn render(_state: &AppState, pool: &UserPoolRecord, domain: Option<&str>) -> Val
     out.insert("Id".to_owned(), json!(pool.id));
     out.insert("Name".to_owned(), json!(pool.name));
     out.insert("Arn".to_owned(), json!(arn(&pool.id)));
-    out.insert("LambdaConfig".to_owned(), json!({}));
+    out.insert(
+        "LambdaConfig".to_owned(),
+        super::lambda_config::render(&pool.lambda_config),
+    );
     out.insert("CreationDate".to_owned(), timestamp(pool.created_ms));
     out.insert("LastModifiedDate".to_owned(), timestamp(pool.modified_ms));
     out.insert("EstimatedNumberOfUsers".to_owned(), json!(0));
@@ -302,7 +297,7 @@ pub(crate) async fn list(state: &AppState, body: &[u8]) -> Result<Value, AdminEr
             json!({
                 "Id": p.id,
                 "Name": p.name,
-                "LambdaConfig": {},
+                "LambdaConfig": super::lambda_config::render(&p.lambda_config),
                 "CreationDate": timestamp(p.created_ms),
                 "LastModifiedDate": timestamp(p.modified_ms),
             })
@@ -385,9 +380,17 @@ pub(crate) async fn update(state: &AppState, body: &[u8]) -> Result<Value, Admin
         &request.user_pool_tags,
     );
     v.finish()?;
-    refuse_lambda_config(request.lambda_config.as_ref())?;
     let mut pool = existing(state, &pool_id).await?;
     let old = std::mem::take(&mut pool.settings);
+    let tier = request
+        .user_pool_tier
+        .as_deref()
+        .or_else(|| old.get("UserPoolTier").and_then(Value::as_str))
+        .unwrap_or("ESSENTIALS")
+        .to_owned();
+    // Replace semantics, as for the other members: a LambdaConfig left out removes the
+    // triggers (Cognito's UpdateUserPool documentation warns of exactly this).
+    pool.lambda_config = super::lambda_config::check(request.lambda_config.as_ref(), &tier)?;
     let mut settings = echoed(&raw);
     settings.retain(|member, _| !IMMUTABLE.contains(&member.as_str()));
     for kept in IMMUTABLE.iter().chain(MFA_ONLY) {

@@ -99,6 +99,9 @@ pub(crate) enum Pattern {
     Text,
     /// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$` (tag keys and values).
     Tag,
+    /// `arn:[\w+=/,.@-]+:[\w+=/,.@-]+:([\w+=/,.@-]*)?:[0-9]+:[\w+=/,.@-]+(:[\w+=/,.@-]+)?(:[\w+=/,.@-]+)?`
+    /// (the model's `ArnType`: Lambda functions, KMS keys).
+    Arn,
 }
 
 impl Pattern {
@@ -112,6 +115,9 @@ impl Pattern {
             Self::Domain => r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?$",
             Self::Text => r"[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]+",
             Self::Tag => r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$",
+            Self::Arn => {
+                r"arn:[\w+=/,.@-]+:[\w+=/,.@-]+:([\w+=/,.@-]*)?:[0-9]+:[\w+=/,.@-]+(:[\w+=/,.@-]+)?(:[\w+=/,.@-]+)?"
+            }
         }
     }
 
@@ -149,6 +155,23 @@ impl Pattern {
                 }
                 Self::Text => value.chars().all(|c| !c.is_control() || c.is_whitespace()),
                 Self::Tag => true,
+                Self::Arn => {
+                    // No segment class contains `:`, so the pattern is six to eight
+                    // `:`-separated segments: `arn`, partition, service, region (may be
+                    // empty), account (digits), resource and up to two qualifiers.
+                    let class = |s: &str| {
+                        !s.is_empty() && s.chars().all(|c| word(c) || "+=/,.@-".contains(c))
+                    };
+                    let parts: Vec<&str> = value.split(':').collect();
+                    (6..=8).contains(&parts.len())
+                        && parts[0] == "arn"
+                        && class(parts[1])
+                        && class(parts[2])
+                        && (parts[3].is_empty() || class(parts[3]))
+                        && !parts[4].is_empty()
+                        && parts[4].bytes().all(|b| b.is_ascii_digit())
+                        && parts[5..].iter().all(|p| class(p))
+                }
             }
     }
 }

@@ -22,6 +22,7 @@ pub use records::{
     ClientRecord, ClientSettings, DomainRecord, KeyUse, ResourceServerRecord, ResourceServerScope,
     SigningKeyRecord, TokenContext, TokenValidityUnits, UserPoolRecord,
 };
+pub use records::{LambdaConfig, PreTokenGenerationConfig};
 
 #[cfg(feature = "postgres")]
 mod postgres;

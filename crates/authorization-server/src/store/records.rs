@@ -19,10 +19,56 @@ pub struct UserPoolRecord {
     pub name: String,
     /// The other `UserPoolType` members echoed by `DescribeUserPool` (a JSON object).
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// `LambdaConfig`: the pool's Lambda triggers (its own column, since the token
+    /// endpoint reads the pre token generation trigger with the client).
+    pub lambda_config: LambdaConfig,
     /// Creation time, Unix milliseconds.
     pub created_ms: i64,
     /// Last modification time, Unix milliseconds.
     pub modified_ms: i64,
+}
+
+/// A pool's `LambdaConfig` in Cognito's member names. Only the pre token generation
+/// trigger (`V3_0`) has an effect here: it runs for client-credentials tokens
+/// (`crate::pretoken`). The other triggers concern user sign-up and sign-in, which this
+/// server does not serve: they are stored and returned, never invoked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LambdaConfig {
+    /// `PreTokenGenerationConfig`.
+    #[serde(
+        default,
+        rename = "PreTokenGenerationConfig",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pre_token_generation: Option<PreTokenGenerationConfig>,
+    /// Every other member (`PreSignUp`, `CustomSMSSender`, `KMSKeyID`, ...), as given.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl LambdaConfig {
+    /// Whether no trigger is configured.
+    pub fn is_empty(&self) -> bool {
+        self.pre_token_generation.is_none() && self.other.is_empty()
+    }
+}
+
+/// `PreTokenGenerationVersionConfigType`: the function and the event version it receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PreTokenGenerationConfig {
+    /// `V1_0`, `V2_0` or `V3_0`.
+    pub lambda_version: String,
+    /// The function's ARN; the server maps it to a local URL.
+    pub lambda_arn: String,
+}
+
+impl PreTokenGenerationConfig {
+    /// Whether Cognito invokes it for client-credentials grants: only version `V3_0` is
+    /// (`V1_0` customises ID tokens, `V2_0` access tokens of users).
+    pub fn runs_for_client_credentials(&self) -> bool {
+        self.lambda_version == "V3_0"
+    }
 }
 
 /// An RSA signing key of a pool.
@@ -320,6 +366,8 @@ pub struct TokenContext {
     pub signing_kid: Option<String>,
     /// Every active secret of the client, oldest first; the token endpoint accepts any.
     pub secrets: Vec<oauth_proto::ClientSecret>,
+    /// The pool's pre token generation trigger, if it has one.
+    pub pre_token_generation: Option<PreTokenGenerationConfig>,
 }
 
 /// One of an app client's active secrets (`ClientSecretDescriptorType`).

@@ -35,6 +35,9 @@ macro_rules! impl_store {
                     id: row.try_get("id")?,
                     name: row.try_get("name")?,
                     settings: $crate::store::sql::from_json(&row.try_get::<String, _>("settings")?)?,
+                    lambda_config: $crate::store::sql::from_json(
+                        &row.try_get::<String, _>("lambda_config")?,
+                    )?,
                     created_ms: row.try_get("created_ms")?,
                     modified_ms: row.try_get("modified_ms")?,
                 })
@@ -106,14 +109,16 @@ macro_rules! impl_store {
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO user_pools (id, name, settings, created_ms, modified_ms) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO user_pools \
+                     (id, name, settings, created_ms, modified_ms, lambda_config) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&pool.id)
                 .bind(&pool.name)
                 .bind($crate::store::sql::to_json(&pool.settings)?)
                 .bind(pool.created_ms)
                 .bind(pool.modified_ms)
+                .bind($crate::store::sql::to_json(&pool.lambda_config)?)
                 .execute(&mut *tx)
                 .await?;
                 for (seq, key) in (1_i64..).zip(keys) {
@@ -288,7 +293,9 @@ macro_rules! impl_store {
                      (SELECT COUNT(*) FROM domains d WHERE d.pool_id = c.pool_id) AS domain_count, \
                      (SELECT k.kid FROM signing_keys k \
                       WHERE k.pool_id = c.pool_id AND k.token_use = 'access' \
-                      ORDER BY k.seq DESC LIMIT 1) AS signing_kid \
+                      ORDER BY k.seq DESC LIMIT 1) AS signing_kid, \
+                     (SELECT p.lambda_config FROM user_pools p WHERE p.id = c.pool_id) \
+                      AS lambda_config \
                      FROM app_clients c WHERE c.client_id = $1",
                     $crate::store::sql::CLIENT_COLUMNS
                 );
@@ -308,11 +315,19 @@ macro_rules! impl_store {
                 .iter()
                 .map(|r| r.try_get::<String, _>("secret").map(oauth_proto::ClientSecret::new))
                 .collect::<Result<Vec<_>, _>>()?;
+                // A corrupt column is an error, never "no trigger": the token would be
+                // issued without the customisation the pool asks for.
+                let lambda_config: $crate::store::LambdaConfig =
+                    match row.try_get::<Option<String>, _>("lambda_config")? {
+                        Some(text) => $crate::store::sql::from_json(&text)?,
+                        None => $crate::store::LambdaConfig::default(),
+                    };
                 Ok(Some($crate::store::TokenContext {
                     client: Self::client_row(&row)?,
                     pool_has_domain: row.try_get::<i64, _>("domain_count")? > 0,
                     signing_kid: row.try_get("signing_kid")?,
                     secrets,
+                    pre_token_generation: lambda_config.pre_token_generation,
                 }))
             }
 
@@ -531,11 +546,13 @@ macro_rules! impl_store {
                 pool: &$crate::store::UserPoolRecord,
             ) -> Result<bool, $crate::store::StoreError> {
                 let updated = sqlx::query(
-                    "UPDATE user_pools SET name = $1, settings = $2, modified_ms = $3 WHERE id = $4",
+                    "UPDATE user_pools SET name = $1, settings = $2, modified_ms = $3, \
+                     lambda_config = $4 WHERE id = $5",
                 )
                 .bind(&pool.name)
                 .bind($crate::store::sql::to_json(&pool.settings)?)
                 .bind(pool.modified_ms)
+                .bind($crate::store::sql::to_json(&pool.lambda_config)?)
                 .bind(&pool.id)
                 .execute(&self.pool)
                 .await?

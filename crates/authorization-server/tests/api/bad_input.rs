@@ -76,7 +76,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
             "CreateUserPool",
             json!({"PoolName": "x", "LambdaConfig": {"PreTokenGeneration": "arn:aws:lambda:x"}}),
             "InvalidParameterException",
-            "LambdaConfig",
+            "lambdaConfig.preTokenGeneration",
         ),
         (
             "CreateUserPool",

@@ -31,6 +31,10 @@ pub(crate) struct Options {
     pub(crate) public_url: Option<String>,
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) refuse_replays: bool,
+    /// Function ARN → local URL (`Config::lambda_endpoints`).
+    pub(crate) lambdas: Vec<(String, String)>,
+    /// `Config::lambda_timeout`, when not the default.
+    pub(crate) lambda_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -42,6 +46,8 @@ impl Default for Options {
             public_url: None,
             metrics: None,
             refuse_replays: false,
+            lambdas: Vec::new(),
+            lambda_timeout: None,
         }
     }
 }
@@ -64,6 +70,10 @@ impl TestApp {
         }
         config.metrics = options.metrics.clone();
         config.refuse_replayed_signatures = options.refuse_replays;
+        config.lambda_endpoints = options.lambdas.iter().cloned().collect();
+        if let Some(timeout) = options.lambda_timeout {
+            config.lambda_timeout = timeout;
+        }
         config
             .check_listen_addr(listener.local_addr().unwrap())
             .unwrap();

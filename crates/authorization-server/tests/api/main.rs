@@ -8,6 +8,7 @@ mod client_secrets;
 mod console;
 mod helpers;
 mod newer_operations;
+mod pretoken;
 mod restart;
 mod round_trip;
 mod sigv4;

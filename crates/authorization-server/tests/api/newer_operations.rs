@@ -149,7 +149,7 @@ async fn refusals_leave_the_pool_as_it_was() {
             "UpdateUserPool",
             json!({"UserPoolId": pool, "LambdaConfig": {"PreSignUp": "arn:aws:lambda:x"}}),
             "InvalidParameterException",
-            "LambdaConfig",
+            "lambdaConfig.preSignUp",
         ),
         (
             "SetUserPoolMfaConfig",

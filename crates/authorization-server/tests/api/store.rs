@@ -7,6 +7,7 @@ use authorization_server::store::{
     self, ClientRecord, ClientSettings, DomainRecord, KeyUse, ResourceServerRecord,
     ResourceServerScope, SigningKeyRecord, Store, UserPoolRecord,
 };
+use authorization_server::store::{LambdaConfig, PreTokenGenerationConfig};
 use oauth_proto::ClientSecret;
 
 fn pool(id: &str) -> UserPoolRecord {
@@ -16,6 +17,7 @@ fn pool(id: &str) -> UserPoolRecord {
         id: id.to_owned(),
         name: format!("name of {id}"),
         settings,
+        lambda_config: LambdaConfig::default(),
         created_ms: 1_700_000_000_123,
         modified_ms: 1_700_000_000_456,
     }
@@ -212,6 +214,28 @@ async fn conformance(store: Arc<dyn Store>) {
         Some("kid-a2"),
         "the newest access-token key signs, not a newer ID-token key"
     );
+    assert_eq!(context.pre_token_generation, None);
+    // The pool's pre token generation trigger reaches the token endpoint with the client,
+    // and the other triggers are kept as given.
+    let mut with_trigger = store.user_pool(a).await.unwrap().unwrap();
+    let trigger = PreTokenGenerationConfig {
+        lambda_version: "V3_0".to_owned(),
+        lambda_arn: "arn:aws:lambda:us-east-1:123456789012:function:hook".to_owned(),
+    };
+    with_trigger.lambda_config = LambdaConfig {
+        pre_token_generation: Some(trigger.clone()),
+        other: serde_json::json!({"PreSignUp": "arn:aws:lambda:us-east-1:123456789012:function:x"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    };
+    assert!(store.update_user_pool(&with_trigger).await.unwrap());
+    assert_eq!(
+        store.user_pool(a).await.unwrap().unwrap().lambda_config,
+        with_trigger.lambda_config
+    );
+    let context = store.token_context("client1").await.unwrap().unwrap();
+    assert_eq!(context.pre_token_generation, Some(trigger));
     assert!(store.token_context("nobody").await.unwrap().is_none());
     assert!(store.delete_client(a, "client0").await.unwrap());
     assert!(store.client("client0").await.unwrap().is_none());

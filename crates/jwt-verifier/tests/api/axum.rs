@@ -313,3 +313,60 @@ async fn require_scope_keeps_the_write_scope_off_get_on_the_same_path() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_required_claim_value_is_enforced_and_custom_claims_reach_handlers() {
+    use jwt_verifier::axum::RequireClaimLayer;
+
+    async fn tenant(claims: Claims) -> Result<String, jwt_verifier::axum::AuthRejection> {
+        let tenant: Option<String> = claims.get("tenant")?;
+        let tier: Option<u32> = claims.get("tier")?;
+        Ok(format!(
+            "{} {}",
+            tenant.unwrap_or_default(),
+            tier.unwrap_or(0)
+        ))
+    }
+    let app = TestApp::spawn().await;
+    let router = Router::new()
+        .route("/acme", get(tenant))
+        .route_layer(RequireClaimLayer::equals("tenant", "acme"))
+        .merge(Router::new().route("/any", get(tenant)))
+        .layer(JwtAuthLayer::new(app.verifier.clone()));
+    let signed = |extra: Value| {
+        let mut claims = app.issuer.claims(CLIENT, [READ]);
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        app.issuer.token(&claims)
+    };
+
+    let acme = signed(json!({"tenant": "acme", "tier": 3}));
+    let answer = call(router.clone(), "/acme", Some(&format!("Bearer {acme}"))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "acme 3");
+
+    for token in [
+        signed(json!({"tenant": "globex"})),
+        signed(json!({})),
+        signed(json!({"tenant": ["acme"]})),
+    ] {
+        let answer = call(router.clone(), "/acme", Some(&format!("Bearer {token}"))).await;
+        assert_problem(&answer, StatusCode::FORBIDDEN);
+        assert_eq!(
+            answer.challenge.as_deref(),
+            Some(
+                r#"Bearer error="insufficient_scope", error_description="the token lacks a required claim value""#
+            )
+        );
+        assert!(!answer.body.contains("globex"));
+    }
+    let answer = call(router.clone(), "/acme", None).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+
+    // A claim of the wrong type, read with `?` in a handler: 403 as well.
+    let wrong = signed(json!({"tenant": "acme", "tier": "gold"}));
+    let answer = call(router, "/any", Some(&format!("Bearer {wrong}"))).await;
+    assert_problem(&answer, StatusCode::FORBIDDEN);
+}
