@@ -75,6 +75,7 @@ mod grants;
 mod ids;
 mod jwks;
 mod keys;
+mod rate_limit;
 mod revocation;
 pub mod store;
 #[cfg(feature = "test-util")]
@@ -84,6 +85,7 @@ pub mod validity;
 
 pub use admin::{AdminOperation, OPERATIONS as ADMIN_OPERATIONS};
 pub use error::{ConfigError, StoreError};
+pub use rate_limit::RateLimit;
 pub use validity::TimeUnit;
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.
@@ -116,6 +118,15 @@ pub struct Config {
     /// two identical writes made within the same second identically (the second one is
     /// then refused instead of answered).
     pub refuse_replayed_signatures: bool,
+    /// Token requests per second (with a burst) each app client may make, counted once
+    /// it has authenticated, at the token endpoint and `GetClientToken` together (default
+    /// `None`: no limit). Past it: `429 slow_down` with `Retry-After`, and
+    /// `TooManyRequestsException`. See [`RateLimit`].
+    pub client_rate_limit: Option<RateLimit>,
+    /// Token-endpoint requests per second (with a burst) from one client address (an
+    /// IPv6 /64), counted before anything else (default `None`: no limit). Needs the peer
+    /// address, which [`serve`] provides. See [`RateLimit`].
+    pub address_rate_limit: Option<RateLimit>,
 }
 
 impl Config {
@@ -133,6 +144,8 @@ impl Config {
             metrics: None,
             allow_unauthenticated_admin: false,
             refuse_replayed_signatures: false,
+            client_rate_limit: None,
+            address_rate_limit: None,
         }
     }
 
@@ -182,13 +195,17 @@ struct Inner {
     keys: keys::KeyCache,
     grants: grants::GrantCache,
     replays: admin::sigv4::ReplayGuard,
+    rate_limits: rate_limit::RateLimits,
 }
 
 impl AppState {
     /// The state of one server.
     pub fn new(config: Config, store: Arc<dyn store::Store>, clock: Arc<dyn Clock>) -> Self {
+        let rate_limits =
+            rate_limit::RateLimits::new(config.client_rate_limit, config.address_rate_limit);
         Self {
             inner: Arc::new(Inner {
+                rate_limits,
                 config,
                 store,
                 clock,
@@ -223,6 +240,10 @@ impl AppState {
 
     pub(crate) fn replays(&self) -> &admin::sigv4::ReplayGuard {
         &self.inner.replays
+    }
+
+    pub(crate) fn rate_limits(&self) -> &rate_limit::RateLimits {
+        &self.inner.rate_limits
     }
 
     /// Now, in Unix milliseconds.
@@ -265,7 +286,12 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index).post(admin::handle))
         .route(
             "/oauth2/token",
-            post(token::handle).fallback(token::method_not_allowed),
+            post(token::handle)
+                .fallback(token::method_not_allowed)
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    rate_limit::address_layer,
+                )),
         )
         .route(
             "/oauth2/revoke",

@@ -8,7 +8,9 @@
 //!
 //! Exceptions (Cognito's, as for `InitiateAuth`): unknown client →
 //! `ResourceNotFoundException`; wrong secret → `NotAuthorizedException`; flow not enabled →
-//! `NotAuthorizedException`; a scope not allowed or not defined → `InvalidParameterException`.
+//! `NotAuthorizedException`; a scope not allowed or not defined → `InvalidParameterException`;
+//! past the client's rate limit (off by default; shared with the token endpoint) →
+//! `TooManyRequestsException`.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +61,8 @@ pub(crate) async fn get(state: &AppState, body: &[u8]) -> Result<Value, AdminErr
             )));
         }
     };
+    crate::rate_limit::check_client(state, &grant.context.client.client_id)
+        .map_err(|_| AdminError::too_many_requests())?;
     let flows = grant.context.client.settings.explicit_auth_flows.as_deref();
     if !flows.unwrap_or_default().iter().any(|f| f == FLOW) {
         return Err(AdminError::not_authorized(format!(

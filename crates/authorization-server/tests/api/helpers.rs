@@ -31,6 +31,8 @@ pub(crate) struct Options {
     pub(crate) public_url: Option<String>,
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) refuse_replays: bool,
+    pub(crate) client_rate_limit: Option<authorization_server::RateLimit>,
+    pub(crate) address_rate_limit: Option<authorization_server::RateLimit>,
 }
 
 impl Default for Options {
@@ -42,6 +44,8 @@ impl Default for Options {
             public_url: None,
             metrics: None,
             refuse_replays: false,
+            client_rate_limit: None,
+            address_rate_limit: None,
         }
     }
 }
@@ -64,6 +68,8 @@ impl TestApp {
         }
         config.metrics = options.metrics.clone();
         config.refuse_replayed_signatures = options.refuse_replays;
+        config.client_rate_limit = options.client_rate_limit;
+        config.address_rate_limit = options.address_rate_limit;
         config
             .check_listen_addr(listener.local_addr().unwrap())
             .unwrap();
