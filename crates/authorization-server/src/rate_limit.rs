@@ -226,10 +226,9 @@ pub(crate) async fn address_layer(
     if let (Some(limiter), Some(ConnectInfo(peer))) = (
         &state.rate_limits().addresses,
         request.extensions().get::<ConnectInfo<SocketAddr>>(),
-    ) {
-        if let Err(wait) = limiter.check(&address_key(peer.ip()), state.clock().now()) {
-            return too_many_requests(TooManyRequests::after(wait));
-        }
+    ) && let Err(wait) = limiter.check(&address_key(peer.ip()), state.clock().now())
+    {
+        return too_many_requests(TooManyRequests::after(wait));
     }
     next.run(request).await
 }

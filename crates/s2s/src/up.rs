@@ -176,6 +176,7 @@ async fn start(
             admin_secret_access_key: None,
         },
         limits: args.limits.clone(),
+        rate_limits: args.rate_limits.clone(),
     };
     let listener = listeners.auth;
     let auth_state = auth_metrics
