@@ -87,7 +87,8 @@ pub(crate) enum ApiError {
     /// A readiness check failed (503).
     #[error("not ready: {0}")]
     NotReady(String),
-    /// The store failed (500, opaque to the client).
+    /// The store failed: 503 with `Retry-After` when the database is unavailable (a lost,
+    /// refused or exhausted connection), else 500; opaque to the client either way.
     #[error("store failure")]
     Store(#[from] StoreError),
 }
@@ -141,7 +142,18 @@ impl ApiError {
             Self::UpstreamUnavailable(_) | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Store(_) if self.database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The store failed because the database is unavailable, so a retry may succeed.
+    fn database_unavailable(&self) -> bool {
+        match self {
+            Self::Store(StoreError::Query(error) | StoreError::Connect(error)) => {
+                server_kit::db::is_unavailable(error)
+            }
+            _ => false,
         }
     }
 
@@ -169,10 +181,16 @@ impl ApiError {
             Self::UpstreamTimeout(_) => ("upstream-timeout", "An upstream did not answer in time"),
             Self::NotReady(_) => ("not-ready", "The service is not ready"),
             Self::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
+            Self::Store(_) if self.database_unavailable() => {
+                ("database-unavailable", "The database is unavailable")
+            }
             Self::Store(_) => ("internal", "Internal error"),
         };
         let detail = match self {
             // Never leak database details to clients.
+            Self::Store(_) if self.database_unavailable() => {
+                "the database is unavailable; retry after the delay in Retry-After".to_owned()
+            }
             Self::Store(_) => {
                 "the service failed; the request id identifies it in the logs".to_owned()
             }
@@ -223,6 +241,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if self.database_unavailable() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, server_kit::db::retry_after());
+        }
         // Logged once, inside the request's span, by server-kit's middleware.
         ErrorReport::attach(&mut response, &self);
         response

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oauth_proto::ProviderMetadata;
 
@@ -36,9 +35,6 @@ pub(crate) async fn handle(State(state): State<AppState>, Path(pool_id): Path<St
             .into_response()
         }
         Ok(None) => crate::jwks::not_found(&pool_id),
-        Err(error) => {
-            tracing::error!(%error, "discovery request failed in the store");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        Err(error) => crate::error::store_failure_response("discovery", &error),
     }
 }

@@ -4,6 +4,10 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
 /// A configuration the server refuses to run with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -48,6 +52,44 @@ pub enum StoreError {
     /// A stored value could not be read back (corrupt row) or randomness failed.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl StoreError {
+    /// Whether the database is unavailable (a lost, refused or exhausted connection;
+    /// [`server_kit::db::is_unavailable`]): a retry may succeed, so each endpoint answers
+    /// with its protocol's retryable error rather than an internal one.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Database(error) if server_kit::db::is_unavailable(error))
+    }
+}
+
+/// What the public read endpoints (JWKS, discovery) answer when the store fails: `503` with
+/// `Retry-After` when the database is unavailable, else `500`; a `{"message": ...}` body in
+/// the shape of their 404, details only in the log.
+pub(crate) fn store_failure_response(endpoint: &str, error: &StoreError) -> Response {
+    if error.is_unavailable() {
+        tracing::warn!(%error, endpoint, "the database is unavailable");
+        let mut response = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "message": "The database is unavailable; retry after the delay in Retry-After."
+            })),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, server_kit::db::retry_after());
+        response
+    } else {
+        tracing::error!(%error, endpoint, "request failed in the store");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({
+                "message": "An internal error occurred; the x-request-id header identifies it in the logs."
+            })),
+        )
+            .into_response()
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -27,10 +27,7 @@ pub(crate) async fn handle(State(state): State<AppState>, Path(pool_id): Path<St
                 .collect(),
         })
         .into_response(),
-        Err(error) => {
-            tracing::error!(%error, "jwks request failed in the store");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        Err(error) => crate::error::store_failure_response("jwks", &error),
     }
 }
 

@@ -80,6 +80,7 @@ mod ids;
 mod jwks;
 mod keys;
 mod pretoken;
+mod rate_limit;
 mod revocation;
 mod signer;
 pub mod store;
@@ -94,6 +95,7 @@ pub use signer::{
     DEFAULT_QUEUE as DEFAULT_SIGNING_QUEUE, default_threads as default_signing_threads,
 };
 pub use pretoken::DEFAULT_TIMEOUT as DEFAULT_LAMBDA_TIMEOUT;
+pub use rate_limit::RateLimit;
 pub use validity::TimeUnit;
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.
@@ -145,6 +147,15 @@ pub struct Config {
     /// How long one invocation may take before it is tried again (three attempts, then the
     /// token is refused); default [`DEFAULT_LAMBDA_TIMEOUT`], Cognito's fixed 5 seconds.
     pub lambda_timeout: std::time::Duration,
+    /// Token requests per second (with a burst) each app client may make, counted once
+    /// it has authenticated, at the token endpoint and `GetClientToken` together (default
+    /// `None`: no limit). Past it: `429 slow_down` with `Retry-After`, and
+    /// `TooManyRequestsException`. See [`RateLimit`].
+    pub client_rate_limit: Option<RateLimit>,
+    /// Token-endpoint requests per second (with a burst) from one client address (an
+    /// IPv6 /64), counted before anything else (default `None`: no limit). Needs the peer
+    /// address, which [`serve`] provides. See [`RateLimit`].
+    pub address_rate_limit: Option<RateLimit>,
 }
 
 impl Config {
@@ -166,6 +177,8 @@ impl Config {
             signing_queue: DEFAULT_SIGNING_QUEUE,
             lambda_endpoints: std::collections::BTreeMap::new(),
             lambda_timeout: DEFAULT_LAMBDA_TIMEOUT,
+            client_rate_limit: None,
+            address_rate_limit: None,
         }
     }
 
@@ -218,6 +231,7 @@ struct Inner {
     signer: signer::Stage,
     console: console::Console,
     hooks: pretoken::Invoker,
+    rate_limits: rate_limit::RateLimits,
 }
 
 impl AppState {
@@ -226,10 +240,13 @@ impl AppState {
     pub fn new(config: Config, store: Arc<dyn store::Store>, clock: Arc<dyn Clock>) -> Self {
         let signer = signer::Stage::new(config.signing_threads, config.signing_queue);
         let hooks = pretoken::Invoker::new(config.lambda_endpoints.clone(), config.lambda_timeout);
+        let rate_limits =
+            rate_limit::RateLimits::new(config.client_rate_limit, config.address_rate_limit);
         Self {
             inner: Arc::new(Inner {
                 signer,
                 hooks,
+                rate_limits,
                 config,
                 store,
                 clock,
@@ -279,6 +296,10 @@ impl AppState {
         &self.inner.hooks
     }
 
+    pub(crate) fn rate_limits(&self) -> &rate_limit::RateLimits {
+        &self.inner.rate_limits
+    }
+
     /// Now, in Unix milliseconds.
     pub(crate) fn now_ms(&self) -> i64 {
         let now = self.clock().now();
@@ -319,7 +340,12 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index).post(admin::handle))
         .route(
             "/oauth2/token",
-            post(token::handle).fallback(token::method_not_allowed),
+            post(token::handle)
+                .fallback(token::method_not_allowed)
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    rate_limit::address_layer,
+                )),
         )
         .route(
             "/oauth2/revoke",

@@ -62,11 +62,16 @@ pub(crate) async fn handle(
         Ok(()) => StatusCode::OK.into_response(),
         Err(refusal) => {
             tracing::info!(error = %refusal.code, description = %refusal.description, "revocation refused");
+            let retry_after = refusal.retry_after();
+            let unauthorized = refusal.status == StatusCode::UNAUTHORIZED;
             let body =
                 serde_json::to_string(&ErrorResponse::new(refusal.code, refusal.description))
                     .unwrap_or_default();
             let mut response = (refusal.status, body).into_response();
-            if refusal.status == StatusCode::UNAUTHORIZED {
+            if let Some(value) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            if unauthorized {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"oauth2/revoke\""),

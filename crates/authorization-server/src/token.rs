@@ -37,6 +37,7 @@ use crate::error::StoreError;
 use crate::grants::Grant;
 use crate::signer::SignError;
 use crate::pretoken::{ClientMetadata, HookError};
+use crate::rate_limit::TooManyRequests;
 
 /// Compared against when the client is unknown, so that an unknown client id and a wrong
 /// secret take the same time.
@@ -49,8 +50,8 @@ pub(crate) struct Refusal {
     pub(crate) status: StatusCode,
     /// The client used HTTP Basic: answer 401 with `WWW-Authenticate: Basic`.
     basic: bool,
-    /// The server is overloaded: answer `Retry-After: 1`.
-    retry_after: bool,
+    /// `Retry-After` of a 503 (database unavailable) or a 429 (rate limit).
+    retry_after: Option<HeaderValue>,
 }
 
 impl Refusal {
@@ -60,7 +61,7 @@ impl Refusal {
             description: description.into(),
             status: StatusCode::BAD_REQUEST,
             basic: false,
-            retry_after: false,
+            retry_after: None,
         }
     }
 
@@ -73,13 +74,14 @@ impl Refusal {
             description: "too many token requests are waiting: retry in a second".to_owned(),
             status: StatusCode::TOO_MANY_REQUESTS,
             basic: false,
-            retry_after: true,
+            retry_after: Some(HeaderValue::from_static("1")),
         }
     }
 
-    /// Whether this refusal says the server is overloaded (retry later).
+    /// Whether this refusal says the server is too busy (the signing queue is full, or the
+    /// client's rate limit is reached): retry later.
     pub(crate) fn is_overload(&self) -> bool {
-        self.retry_after
+        self.status == StatusCode::TOO_MANY_REQUESTS
     }
 
     pub(crate) fn client(basic: bool, description: impl Into<String>) -> Self {
@@ -92,20 +94,56 @@ impl Refusal {
                 StatusCode::BAD_REQUEST
             },
             basic,
-            retry_after: false,
+            retry_after: None,
         }
     }
 }
 
+impl Refusal {
+    /// The `Retry-After` of a 503 (the database is unavailable) or a 429 (rate limit).
+    pub(crate) fn retry_after(&self) -> Option<HeaderValue> {
+        self.retry_after.clone()
+    }
+}
+
 impl From<StoreError> for Refusal {
+    /// A lost or refused database is `503 temporarily_unavailable` (the handlers add
+    /// `Retry-After`): RFC 6749 defines that code for the authorization endpoint only and
+    /// Cognito documents no token-endpoint error for its own failures, but it is the one
+    /// registered OAuth code that says "retry later" (see docs/cognito-notes.md). Any other
+    /// store failure is `500 server_error`.
     fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "token request failed: the database is unavailable");
+            return Self {
+                code: ErrorCode::Other("temporarily_unavailable".to_owned()),
+                description: "the database is unavailable; retry after the delay in Retry-After"
+                    .to_owned(),
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                basic: false,
+                retry_after: Some(server_kit::db::retry_after()),
+            };
+        }
         tracing::error!(%error, "token request failed in the store");
         Self {
             code: ErrorCode::Other("server_error".to_owned()),
             description: "internal error".to_owned(),
             status: StatusCode::INTERNAL_SERVER_ERROR,
             basic: false,
-            retry_after: false,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<TooManyRequests> for Refusal {
+    /// Past the client's rate limit: `429 slow_down` with `Retry-After` (see `rate_limit`).
+    fn from(refusal: TooManyRequests) -> Self {
+        Self {
+            code: ErrorCode::Other(crate::rate_limit::SLOW_DOWN.to_owned()),
+            description: crate::rate_limit::DESCRIPTION.to_owned(),
+            status: StatusCode::TOO_MANY_REQUESTS,
+            basic: false,
+            retry_after: Some(HeaderValue::from(refusal.retry_after_seconds)),
         }
     }
 }
@@ -131,6 +169,7 @@ pub(crate) async fn handle(
             )
             .increment(1);
             tracing::info!(error = %refusal.code, description = %refusal.description, "token request refused");
+            let retry_after = refusal.retry_after();
             let body =
                 serde_json::to_string(&ErrorResponse::new(refusal.code, refusal.description))
                     .unwrap_or_default();
@@ -141,10 +180,8 @@ pub(crate) async fn handle(
                     HeaderValue::from_static("Basic realm=\"oauth2/token\""),
                 );
             }
-            if refusal.retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            if let Some(value) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
             }
             response
         }
@@ -288,6 +325,7 @@ async fn issue(
     check_grant_type(&pairs)?;
     let metadata = client_metadata(&pairs)?;
     let grant = authenticate_client(state, headers, &pairs).await?;
+    crate::rate_limit::check_client(state, &grant.context.client.client_id)?;
     check_client_may_use_grant(&grant)?;
     Ok(issue_to(state, &grant, param(&pairs, "scope"), &metadata).await?)
 }

@@ -29,6 +29,8 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+// Parsed once per process and matched at once: boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Everything locally: the authorization server, provisioned with the stack, and both
@@ -141,6 +143,25 @@ pub(crate) struct UpArgs {
 
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
+
+    #[command(flatten)]
+    pub(crate) rate_limits: TokenRateLimits,
+}
+
+/// The token endpoint's rate limits, both off unless given.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct TokenRateLimits {
+    /// Token requests per second each app client may make once authenticated (token
+    /// endpoint and GetClientToken together), as RATE or RATE:BURST (burst default: RATE
+    /// rounded up); past it, 429 slow_down with Retry-After. [default: no limit]
+    #[arg(long, env = "S2S_CLIENT_RATE_LIMIT", value_name = "RATE[:BURST]")]
+    pub(crate) client_rate_limit: Option<authorization_server::RateLimit>,
+
+    /// Token-endpoint requests per second from one client address (IPv6: per /64), as
+    /// RATE or RATE:BURST, counted before the client authenticates; past it, 429
+    /// slow_down with Retry-After. [default: no limit]
+    #[arg(long, env = "S2S_ADDRESS_RATE_LIMIT", value_name = "RATE[:BURST]")]
+    pub(crate) address_rate_limit: Option<authorization_server::RateLimit>,
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +331,9 @@ pub(crate) struct AuthorizationServerArgs {
 
     #[command(flatten)]
     pub(crate) signing: SigningArgs,
+
+    #[command(flatten)]
+    pub(crate) rate_limits: TokenRateLimits,
 }
 
 /// The authorization server's signing stage: the threads that sign tokens, and how many

@@ -190,6 +190,8 @@ pub(crate) async fn configure_authorization_server(
     }
     config.signing_queue = args.signing.signing_queue;
     config.lambda_endpoints = args.lambdas.iter().cloned().collect();
+    config.client_rate_limit = args.rate_limits.client_rate_limit;
+    config.address_rate_limit = args.rate_limits.address_rate_limit;
     check_listen_addr(&config, local, unauthenticated_admin)
         .with_context(|| format!("refusing to start the {ROLE}"))?;
     let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;

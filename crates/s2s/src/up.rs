@@ -187,6 +187,7 @@ async fn start(
             .collect(),
         limits: args.limits.clone(),
         signing: SigningArgs::default(),
+        rate_limits: args.rate_limits.clone(),
     };
     let listener = listeners.auth;
     let auth_state = auth_metrics

@@ -12,7 +12,11 @@
 //!   response extensions), so no service logs in its `IntoResponse`;
 //! - [`metrics::track`]: `http_requests_total`, `http_request_duration_seconds` and
 //!   `http_auth_refusals_total`, labelled with the service;
-//! - [`db`]: the SQLite and PostgreSQL connection pools every store opens the same way.
+//! - [`db`]: the SQLite and PostgreSQL connection pools every store opens the same way,
+//!   and [`db::is_unavailable`], which tells a lost or refused database (a retryable 503)
+//!   from a failed query.
+//!
+//! Feature `test-util` adds `test_util`, what the servers' database-loss tests share.
 //!
 //! Nothing else belongs here: routes, handlers, state and OpenAPI documents stay in each
 //! service. This crate depends on no crate of the workspace.
@@ -33,5 +37,7 @@ pub mod errors;
 pub mod layers;
 pub mod metrics;
 mod serve;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 
 pub use serve::{ServeConfig, serve, serve_with};

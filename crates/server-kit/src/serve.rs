@@ -137,6 +137,7 @@ pub async fn serve_with(
         let connection = serve_connection(
             Arc::clone(&http),
             stream,
+            peer,
             router.clone(),
             config.idle_timeout,
             stop_rx.clone(),
@@ -170,6 +171,7 @@ async fn refuse(mut stream: TcpStream) {
 async fn serve_connection(
     http: Arc<hyper::server::conn::http1::Builder>,
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     idle_timeout: Duration,
     mut stop: watch::Receiver<bool>,
@@ -178,8 +180,13 @@ async fn serve_connection(
     let service = {
         let activity = Arc::clone(&activity);
         tower::ServiceBuilder::new()
-            .map_request(move |request| {
+            .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 activity.start();
+                // The peer address, for handlers that need it (the token endpoint's
+                // per-address rate limit), as axum's `ConnectInfo`.
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 request
             })
             .service(router)

@@ -35,8 +35,9 @@ pub enum ApiError {
     /// The body is not `application/json` (415).
     #[error("unsupported content type: expected application/json")]
     UnsupportedMediaType,
-    /// A store failure: unknown user or event (404), version conflict (412), or an
-    /// internal failure (500, details only in the logs).
+    /// A store failure: unknown user or event (404), version conflict (412), the database
+    /// unavailable (503 with `Retry-After`), or an internal failure (500, details only in
+    /// the logs).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Something the service should have guaranteed did not hold (500).
@@ -178,6 +179,20 @@ impl ApiError {
                 if let Ok(etag) = HeaderValue::from_str(&format!("\"{current}\"")) {
                     response.headers_mut().insert(header::ETAG, etag);
                 }
+                return response;
+            }
+            // A lost, refused or exhausted connection: the client may retry, and the pool
+            // replaces the connection meanwhile. Details only in the logs.
+            Self::Store(StoreError::Database(error)) if server_kit::db::is_unavailable(error) => {
+                let mut response = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "urn:s2s:problem:database-unavailable",
+                    "the database is unavailable; retry after the delay in Retry-After",
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, server_kit::db::retry_after());
                 return response;
             }
             // Logged by the middleware, never told to the client.

@@ -346,7 +346,16 @@ pub(crate) async fn articles_service(
     config: articles_service::Config,
     tokens: TokenProvider,
 ) -> Running {
-    let store = articles_service::store::connect("sqlite::memory:")
+    articles_service_on("sqlite::memory:", config, tokens).await
+}
+
+/// articles-service on 127.0.0.1:0 over the database at `database_url`.
+pub(crate) async fn articles_service_on(
+    database_url: &str,
+    config: articles_service::Config,
+    tokens: TokenProvider,
+) -> Running {
+    let store = articles_service::store::connect(database_url)
         .await
         .unwrap();
     let state =

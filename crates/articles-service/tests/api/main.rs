@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod db_loss;
 mod failures;
 mod helpers;
 mod publication;

@@ -13,6 +13,8 @@
 //! `UnexpectedLambdaException` or `InvalidLambdaResponseException` (as `InitiateAuth`
 //! names them; the `GetClientToken` model lists none of them, so SDKs surface them as
 //! unmodelled errors with that code).
+//! past the client's rate limit (off by default; shared with the token endpoint) →
+//! `TooManyRequestsException`.
 
 use std::collections::BTreeMap;
 
@@ -62,6 +64,8 @@ pub(crate) async fn get(state: &AppState, body: &[u8]) -> Result<Value, AdminErr
             )));
         }
     };
+    crate::rate_limit::check_client(state, &grant.context.client.client_id)
+        .map_err(|_| AdminError::too_many_requests())?;
     let flows = grant.context.client.settings.explicit_auth_flows.as_deref();
     if !flows.unwrap_or_default().iter().any(|f| f == FLOW) {
         return Err(AdminError::not_authorized(format!(

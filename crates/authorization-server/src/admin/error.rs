@@ -87,6 +87,29 @@ impl AdminError {
         Self::client("InvalidSignatureException", message)
     }
 
+    /// `InternalErrorException` saying the database is unavailable: Cognito's exception for
+    /// a failure on its side (a 500, which the AWS SDKs retry), with a message that says
+    /// why; the admin handler adds `Retry-After`.
+    pub(crate) fn database_unavailable() -> Self {
+        Self {
+            kind: "InternalErrorException",
+            message: DATABASE_UNAVAILABLE.to_owned(),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Whether this is [`AdminError::database_unavailable`].
+    pub(crate) fn is_database_unavailable(&self) -> bool {
+        self.kind == "InternalErrorException" && self.message == DATABASE_UNAVAILABLE
+    }
+
+    /// Past the client's rate limit (`GetClientToken`). Cognito's wire status for
+    /// throttling is 400, like its other client errors; the AWS SDKs retry
+    /// `TooManyRequestsException` by its name, with backoff (docs/cognito-notes.md).
+    pub(crate) fn too_many_requests() -> Self {
+        Self::client("TooManyRequestsException", "Too many requests")
+    }
+
     pub(crate) fn internal() -> Self {
         Self {
             kind: "InternalErrorException",
@@ -96,9 +119,18 @@ impl AdminError {
     }
 }
 
+/// The message of [`AdminError::database_unavailable`].
+const DATABASE_UNAVAILABLE: &str =
+    "The database is unavailable; retry the request after the delay in Retry-After.";
+
 impl From<StoreError> for AdminError {
     fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "admin request failed in the store");
-        Self::internal()
+        if error.is_unavailable() {
+            tracing::warn!(%error, "admin request failed: the database is unavailable");
+            Self::database_unavailable()
+        } else {
+            tracing::error!(%error, "admin request failed in the store");
+            Self::internal()
+        }
     }
 }

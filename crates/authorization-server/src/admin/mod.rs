@@ -74,6 +74,11 @@ pub(crate) async fn handle(
             if let Ok(value) = HeaderValue::from_str(error.kind) {
                 response.headers_mut().insert("x-amzn-errortype", value);
             }
+            if error.is_database_unavailable() {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, server_kit::db::retry_after());
+            }
             response
         }
     };

@@ -1,6 +1,6 @@
 //! The PostgreSQL store, for deployments with several replicas over one database.
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 
 use super::StoreError;
 
@@ -11,9 +11,12 @@ pub(crate) struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to `postgres://...` and migrates the database.
+    /// Connects to `postgres://...` and migrates the database. The pool is server-kit's:
+    /// taking a connection waits at most 5 s (sqlx's default, 30 s, is the request timeout:
+    /// an admin call would time out as a 408 before the store could say the database is
+    /// unavailable), and lost connections are replaced without a restart.
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        let pool = server_kit::db::postgres_pool(url, 8).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }

@@ -35,6 +35,8 @@ pub(crate) struct Options {
     pub(crate) lambdas: Vec<(String, String)>,
     /// `Config::lambda_timeout`, when not the default.
     pub(crate) lambda_timeout: Option<std::time::Duration>,
+    pub(crate) client_rate_limit: Option<authorization_server::RateLimit>,
+    pub(crate) address_rate_limit: Option<authorization_server::RateLimit>,
 }
 
 impl Default for Options {
@@ -48,6 +50,8 @@ impl Default for Options {
             refuse_replays: false,
             lambdas: Vec::new(),
             lambda_timeout: None,
+            client_rate_limit: None,
+            address_rate_limit: None,
         }
     }
 }
@@ -74,6 +78,8 @@ impl TestApp {
         if let Some(timeout) = options.lambda_timeout {
             config.lambda_timeout = timeout;
         }
+        config.client_rate_limit = options.client_rate_limit;
+        config.address_rate_limit = options.address_rate_limit;
         config
             .check_listen_addr(listener.local_addr().unwrap())
             .unwrap();

@@ -333,7 +333,11 @@ async fn unknown_request_members_are_ignored() {
 
 /// A client for GetClientToken: a secret, only `ALLOW_CLIENT_TOKEN_AUTH`, and its scopes
 /// configured as for the client-credentials grant.
-async fn token_auth_client(app: &TestApp, pool_id: &str, scopes: &[&str]) -> (String, String) {
+pub(crate) async fn token_auth_client(
+    app: &TestApp,
+    pool_id: &str,
+    scopes: &[&str],
+) -> (String, String) {
     let client = app
         .admin(
             "CreateUserPoolClient",

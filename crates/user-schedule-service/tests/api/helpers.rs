@@ -160,8 +160,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: Config) -> Self {
-        let issuer = Arc::new(TestIssuer::start().await);
         let store = store::connect("sqlite::memory:").await.unwrap();
+        Self::spawn_with_store(config, store).await
+    }
+
+    /// The service over `store` (e.g. a PostgreSQL database).
+    pub async fn spawn_with_store(config: Config, store: Arc<dyn ScheduleStore>) -> Self {
+        let issuer = Arc::new(TestIssuer::start().await);
         let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(START));
         let state = AppState::new(
             config,

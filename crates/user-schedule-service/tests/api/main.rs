@@ -11,5 +11,6 @@ mod helpers;
 
 mod auth;
 mod crud;
+mod db_loss;
 mod ops;
 mod store;

@@ -166,7 +166,8 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
 struct BrokenStore;
 
 fn broken() -> user_schedule_service::store::StoreError {
-    user_schedule_service::store::StoreError::Database(sqlx::Error::PoolClosed)
+    // A failure that is not a lost connection (those are 503s, see `db_loss`).
+    user_schedule_service::store::StoreError::Database(sqlx::Error::Decode("corrupt column".into()))
 }
 
 #[async_trait::async_trait]
