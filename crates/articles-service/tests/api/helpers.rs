@@ -346,15 +346,24 @@ pub(crate) async fn articles_service(
     config: articles_service::Config,
     tokens: TokenProvider,
 ) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    articles_service_on(listener, config, tokens).await
+}
+
+/// articles-service on `listener` over an in-memory store.
+pub(crate) async fn articles_service_on(
+    listener: TcpListener,
+    config: articles_service::Config,
+    tokens: TokenProvider,
+) -> Running {
     let store = articles_service::store::connect("sqlite::memory:")
         .await
         .unwrap();
     let state =
         articles_service::AppState::new(config, store, tokens, Arc::new(SystemClock)).unwrap();
-    let router = articles_service::router(state);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let router = articles_service::router(state.clone());
     Running::spawn(listener, move |l, s| {
-        articles_service::serve(l, router, shutdown(s))
+        articles_service::serve(l, state, router, shutdown(s))
     })
 }
 

@@ -6,3 +6,4 @@
 mod failures;
 mod helpers;
 mod publication;
+mod write_auth;
