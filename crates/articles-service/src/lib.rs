@@ -18,9 +18,17 @@
 //! the token endpoint is a 502 naming the OAuth error code; an unreachable upstream is a
 //! 503 and a silent one a 504. The article is unchanged in every failure case.
 //!
-//! The service does not verify tokens (it is a client, not a resource server) and does
-//! not read the environment: the `s2s` binary builds the [`Config`] and the
-//! [`TokenProvider`](token_provider::TokenProvider).
+//! The service does not read the environment: the `s2s` binary builds the [`Config`] and
+//! the [`TokenProvider`](token_provider::TokenProvider).
+//!
+//! # Who may write
+//!
+//! The API is anonymous by design, and stays so on loopback. Off loopback the write routes
+//! (`POST /articles`, `PUT`/`DELETE /articles/{id}`, `POST /articles/{id}/publication`)
+//! need a bearer token with [`WRITE_SCOPE`] (`articles-service/articles.write`) from the
+//! issuer [`Config::write_auth`] names, verified by `jwt-verifier` (401/403 per RFC 6750);
+//! reads stay anonymous. [`serve`] refuses a non-loopback listener when writes would be
+//! anonymous, unless [`Config::allow_anonymous_writes`] says so explicitly.
 //!
 //! # Example
 //!
@@ -45,7 +53,9 @@
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-//! let server = tokio::spawn(serve(listener, router(state), async move {
+//! // Loopback: anonymous writes are allowed. On 0.0.0.0, `serve` would refuse to start
+//! // without `config.write_auth` (or `allow_anonymous_writes`).
+//! let server = tokio::spawn(serve(listener, state.clone(), router(state), async move {
 //!     let _ = stopped.await;
 //! }));
 //! stop.send(()).ok(); // graceful shutdown
@@ -74,6 +84,8 @@
 //! - Neither the token nor the client secret is logged; upstream error bodies are cut to
 //!   their `detail` before they reach a problem document.
 //! - Database errors reach the logs, never the client (an opaque 500).
+//! - Off loopback, writes need a token with the write scope (see above); the check is in
+//!   [`serve`] and the router, not in the binary, so every caller gets it.
 //! - `author_id` is restricted to `[A-Za-z0-9._-]` (and not `.` or `..`), so it cannot
 //!   change the path of the upstream URL it is put in.
 
@@ -95,11 +107,13 @@ mod routes;
 mod schedule;
 pub mod store;
 mod tokens;
+mod write_auth;
 
 use error::ApiError;
 pub use error::Error;
 use schedule::ScheduleClient;
 use tokens::Tokens;
+pub use write_auth::{ListenError, WRITE_SCOPE, WriteAuth};
 
 /// The service's configuration. Build it with [`Config::new`] and change fields as needed.
 #[derive(Clone)]
@@ -131,6 +145,15 @@ pub struct Config {
     pub scope_refresh_first_wait: Duration,
     /// The longest wait between two such replacements. Default 60 s.
     pub scope_refresh_max_wait: Duration,
+    /// Who may call the write routes. `Some`: a bearer token the verifier accepts, with
+    /// the write scope ([`WriteAuth::scope`]), on any listener. `None` (default): anyone,
+    /// which [`serve`] allows on a loopback listener only (unless
+    /// [`allow_anonymous_writes`](Self::allow_anonymous_writes)).
+    pub write_auth: Option<WriteAuth>,
+    /// Serve the write routes without a credential on a non-loopback listener (default
+    /// `false`). Only where nobody else can reach the port, or where the articles are
+    /// meant to be writable by anyone: anyone who can connect can change and delete them.
+    pub allow_anonymous_writes: bool,
 }
 
 impl Config {
@@ -147,6 +170,8 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             scope_refresh_first_wait: Duration::from_secs(5),
             scope_refresh_max_wait: Duration::from_secs(60),
+            write_auth: None,
+            allow_anonymous_writes: false,
         }
     }
 }
@@ -164,6 +189,8 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("scope_refresh_first_wait", &self.scope_refresh_first_wait)
             .field("scope_refresh_max_wait", &self.scope_refresh_max_wait)
+            .field("write_auth", &self.write_auth)
+            .field("allow_anonymous_writes", &self.allow_anonymous_writes)
             .finish()
     }
 }
@@ -281,10 +308,19 @@ pub(crate) fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
 /// The service's routes with request ids, tracing, metrics and error logging.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.inner.config.max_body_bytes;
-    let routes = Router::new()
+    let api = Router::new()
         .merge(routes::articles::router())
-        .merge(routes::publication::router())
-        .merge(routes::ops::router());
+        .merge(routes::publication::router());
+    // `route_layer`: only matched routes, so an unknown path is still a plain 404; inside
+    // the metrics layer, so refusals are counted as `http_auth_refusals_total`.
+    let api = match &state.inner.config.write_auth {
+        Some(auth) => api.route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            write_auth::require_token_for_writes,
+        )),
+        None => api,
+    };
+    let routes = api.merge(routes::ops::router());
     let routes = server_kit::metrics::track(routes, SERVICE)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -297,24 +333,40 @@ pub fn router(state: AppState) -> Router {
 /// service behind one recorder.
 const SERVICE: &str = "articles-service";
 
-/// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
-/// flight (graceful shutdown). The caller binds the listener (port 0 in tests).
+/// Serves `router` — the [`router`] of `state`, possibly wrapped in more layers — on
+/// `listener` until `shutdown` completes, then finishes the requests in flight (graceful
+/// shutdown). The caller binds the listener (port 0 in tests).
+///
+/// Refuses to start (an [`std::io::ErrorKind::InvalidInput`] error wrapping a
+/// [`ListenError`]) on a non-loopback listener when the write routes would be anonymous:
+/// no [`Config::write_auth`] and no [`Config::allow_anonymous_writes`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    state: AppState,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    server_kit::serve(SERVICE, listener, router, shutdown).await
+    serve_with(
+        server_kit::ServeConfig::default(),
+        listener,
+        state,
+        router,
+        shutdown,
+    )
+    .await
 }
 
 /// [`serve`] with the given connection limits (timeouts, connection cap) instead of the
-/// defaults.
+/// defaults. The same rule on anonymous writes applies.
 pub async fn serve_with(
     config: server_kit::ServeConfig,
     listener: tokio::net::TcpListener,
+    state: AppState,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    write_auth::check_listener(&state.inner.config, listener.local_addr()?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     server_kit::serve_with(SERVICE, config, listener, router, shutdown).await
 }
 

@@ -235,6 +235,18 @@ pub enum BuildError {
     /// An issuer is not an absolute http(s) URL.
     #[error("invalid issuer url {0:?}")]
     InvalidIssuer(String),
+    /// An issuer is a plain `http` URL on a host that is not loopback: its keys would be
+    /// fetched unauthenticated, so anyone on the network path could substitute their own
+    /// and sign any token. Use `https`, a loopback host, or
+    /// [`VerifierBuilder::allow_insecure_http`](crate::VerifierBuilder::allow_insecure_http)
+    /// for a private test network.
+    #[error(
+        "insecure issuer {issuer:?}: its keys would be fetched over plain http, where anyone on the network path can replace them; use https, a loopback host, or allow_insecure_http(true)"
+    )]
+    InsecureIssuer {
+        /// The issuer as configured (without a trailing `/`).
+        issuer: String,
+    },
     /// Neither client ids nor `allow_any_client_id()` were configured.
     #[error("no client id configured: call client_id(..) or allow_any_client_id()")]
     NoClientId,

@@ -91,6 +91,11 @@
 //! - Fails closed: no key, no JWKS, an unknown claim type — the token is refused. A
 //!   JWKS outage with no usable key is reported as [`VerifyError::JwksUnavailable`]
 //!   (503 in the axum layer), not as a bad token.
+//! - Issuers must be `https`, or plain `http` on a loopback host (`localhost`,
+//!   `127.0.0.0/8`, `[::1]`): a JWKS fetched over plain http from another host can be
+//!   replaced on the way, and whoever replaces it can sign any token.
+//!   [`VerifierBuilder::build`] refuses such an issuer with [`BuildError::InsecureIssuer`]
+//!   unless [`VerifierBuilder::allow_insecure_http`] opts in.
 //! - Time comes from an injected [`Clock`] ([`SystemClock`] by default).
 
 mod cache;

@@ -176,6 +176,7 @@ pub struct VerifierBuilder {
     max_token_bytes: usize,
     token_cache: Option<usize>,
     scopes: Vec<String>,
+    allow_insecure_http: bool,
 }
 
 impl Default for VerifierBuilder {
@@ -194,6 +195,7 @@ impl Default for VerifierBuilder {
             max_token_bytes: 8 * 1024,
             token_cache: None,
             scopes: Vec::new(),
+            allow_insecure_http: false,
         }
     }
 }
@@ -203,6 +205,10 @@ impl VerifierBuilder {
     /// dropped): `https://cognito-idp.<region>.amazonaws.com/<userPoolId>` for Cognito,
     /// `<public-url>/<userPoolId>` for the local server. Its JWKS is fetched from
     /// `<issuer>/.well-known/jwks.json`. Repeatable; at least one is required.
+    ///
+    /// Must be `https`, except on a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`)
+    /// or with [`allow_insecure_http`](Self::allow_insecure_http): keys fetched over
+    /// plain http can be replaced by anyone on the path, who could then sign any token.
     #[must_use]
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuers.push(issuer.into());
@@ -328,11 +334,23 @@ impl VerifierBuilder {
         self
     }
 
+    /// Allows a plain `http` issuer on a host that is not loopback (a private test
+    /// network). The JWKS then crosses the network unauthenticated, so anyone on the path
+    /// can substitute their own keys and sign any token. Default: `false` (an `http`
+    /// issuer off loopback is refused by [`build`](Self::build) with
+    /// [`BuildError::InsecureIssuer`]).
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
     /// Builds the verifier. Fetches nothing; call [`Verifier::hydrate`] to warm up.
     ///
     /// # Errors
     ///
-    /// No issuer, an issuer that is not an http(s) URL, no client id (and no
+    /// No issuer, an issuer that is not an http(s) URL, a plain `http` issuer off
+    /// loopback (without [`allow_insecure_http`](Self::allow_insecure_http)), no client id (and no
     /// `allow_any_client_id`), a malformed client id or scope, or an HTTP client that
     /// cannot be built. Each [`BuildError`] variant names the setting at fault.
     pub fn build(self) -> Result<Verifier, BuildError> {
@@ -350,6 +368,9 @@ impl VerifierBuilder {
             });
             if !matches!(url.scheme(), "http" | "https") || !plain {
                 return Err(BuildError::InvalidIssuer(raw));
+            }
+            if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
+                return Err(BuildError::InsecureIssuer { issuer });
             }
             if issuers.iter().all(|i: &IssuerKeys| i.issuer != issuer) {
                 issuers.push(IssuerKeys::new(issuer, url));
@@ -400,6 +421,19 @@ impl VerifierBuilder {
             }),
         })
     }
+}
+
+/// Whether `url`'s host is loopback: `localhost`, `127.0.0.0/8` or `[::1]` (the same rule
+/// as token-provider's for the token URL). Only there may keys travel over plain http.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
 }
 
 #[cfg(test)]

@@ -229,6 +229,13 @@ pub(crate) struct InspectArgs {
     /// `iss` is used, which proves nothing about who issued it.
     #[arg(long, env = "S2S_ISSUER")]
     pub(crate) issuer: Option<url::Url>,
+
+    /// Fetch the issuer's keys over plain http from a host that is not loopback. Anyone
+    /// on the network path can then replace them, so a verdict of "ok" proves nothing
+    /// against them; without it such an issuer is refused (https, or http on localhost,
+    /// 127.0.0.0/8 or [::1], is always accepted).
+    #[arg(long, env = "S2S_ALLOW_INSECURE_HTTP_ISSUER")]
+    pub(crate) allow_insecure_http_issuer: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,7 +275,8 @@ pub(crate) enum ServeRole {
     UserScheduleService(UserScheduleServiceArgs),
     /// The client service: the articles API, calling user-schedule-service with its own
     /// access token.
-    ArticlesService(ArticlesServiceArgs),
+    // Boxed: its flags make it the largest variant by far.
+    ArticlesService(Box<ArticlesServiceArgs>),
 }
 
 /// Where a server keeps its data when `--database` is not given.
@@ -470,6 +478,14 @@ pub(crate) struct UserScheduleServiceArgs {
     )]
     pub(crate) resource_server: String,
 
+    /// Accept an --issuer that is plain http on a host that is not loopback (a private
+    /// test network such as a compose file's). Its keys then cross the network
+    /// unauthenticated: anyone on the path can replace them and sign any token. Without
+    /// it such an issuer is refused; https, or http on localhost, 127.0.0.0/8 or [::1],
+    /// is always accepted.
+    #[arg(long, env = "S2S_ALLOW_INSECURE_HTTP_ISSUER")]
+    pub(crate) allow_insecure_http_issuer: bool,
+
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
 }
@@ -597,7 +613,43 @@ pub(crate) struct ArticlesServiceArgs {
     pub(crate) schedules_url: url::Url,
 
     #[command(flatten)]
+    pub(crate) writers: WritersArgs,
+
+    #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
+}
+
+/// Who may call articles-service's write routes (POST /articles, PUT and DELETE
+/// /articles/{id}, POST /articles/{id}/publication). On a loopback --listen they are
+/// anonymous; on any other they need a bearer token with the scope
+/// articles-service/articles.write, unless --allow-anonymous-writes.
+#[derive(Debug, Default, Args)]
+pub(crate) struct WritersArgs {
+    /// Serve the write routes without a credential on a non-loopback --listen: anyone who
+    /// can reach the port can then create, change and delete articles. Without it, off
+    /// loopback, writes need a token with the scope articles-service/articles.write.
+    #[arg(
+        long,
+        env = "S2S_ALLOW_ANONYMOUS_WRITES",
+        conflicts_with_all = ["writer_issuer", "writer_client_ids"]
+    )]
+    pub(crate) allow_anonymous_writes: bool,
+
+    /// Issuer of the tokens the write routes accept, e.g.
+    /// https://cognito-idp.<region>.amazonaws.com/<userPoolId>. Giving it (or
+    /// --writer-client-id) requires tokens for writes on loopback too. [default: the
+    /// issuer of this service's own access token, fetched at start: the same user pool]
+    #[arg(long, env = "S2S_WRITER_ISSUER")]
+    pub(crate) writer_issuer: Option<url::Url>,
+
+    /// App client allowed to write (repeat for several). [default: any app client of the
+    /// issuer whose token carries articles-service/articles.write]
+    #[arg(
+        long = "writer-client-id",
+        env = "S2S_WRITER_CLIENT_ID",
+        value_delimiter = ','
+    )]
+    pub(crate) writer_client_ids: Vec<String>,
 }
 
 #[cfg(test)]
@@ -631,6 +683,51 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("client-secret"), "{err}");
+    }
+
+    #[test]
+    fn anonymous_writes_and_writer_settings_exclude_each_other() {
+        let base = [
+            "s2s",
+            "serve",
+            "articles-service",
+            "--token-url",
+            "http://127.0.0.1:9229/oauth2/token",
+            "--client-id",
+            "abc",
+            "--client-secret",
+            "s",
+            "--schedules-url",
+            "http://127.0.0.1:8082",
+        ];
+        let parse = |extra: &[&str]| {
+            Cli::try_parse_from(base.iter().chain(extra).copied()).map(|cli| match cli.command {
+                Command::Serve(ServeRole::ArticlesService(args)) => args.writers,
+                _ => unreachable!(),
+            })
+        };
+        let writers = parse(&[]).unwrap();
+        assert!(!writers.allow_anonymous_writes && writers.writer_issuer.is_none());
+        let writers = parse(&[
+            "--writer-issuer",
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd34E",
+            "--writer-client-id",
+            "a,b",
+        ])
+        .unwrap();
+        assert_eq!(writers.writer_client_ids, ["a", "b"]);
+        assert!(
+            parse(&["--allow-anonymous-writes"])
+                .unwrap()
+                .allow_anonymous_writes
+        );
+        let err = parse(&[
+            "--allow-anonymous-writes",
+            "--writer-issuer",
+            "https://i.example/p",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot be used with"), "{err}");
     }
 
     #[test]

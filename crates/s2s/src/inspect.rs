@@ -1,7 +1,7 @@
 //! `s2s inspect`: what a token says, in human form, and whether its issuer's keys and the
 //! claim checks accept it.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -11,6 +11,7 @@ use oauth_proto::time::{Clock, SystemClock};
 use serde_json::{Map, Value};
 
 use crate::cli::InspectArgs;
+use crate::terminal::escape;
 
 /// A JWT split and decoded, not verified.
 #[derive(Debug, Clone)]
@@ -36,14 +37,24 @@ impl Decoded {
 
     /// Prints the header and the claims, times in UTC with their distance from now.
     pub(crate) fn print(&self, clock: &dyn Clock) {
-        println!("header:");
+        print!("{}", self.render(clock));
+    }
+
+    /// The header and the claims, one per line, times in UTC with their distance from
+    /// now. Every name and value is [escaped](terminal::escape): they come from the token.
+    pub(crate) fn render(&self, clock: &dyn Clock) -> String {
+        let mut out = String::from("header:\n");
         for (key, value) in &self.header {
-            println!("  {key}: {value}");
+            out.push_str(&format!(
+                "  {}: {}\n",
+                escape(key),
+                escape(&value.to_string())
+            ));
         }
-        println!("claims:");
+        out.push_str("claims:\n");
         let now = clock.unix_seconds();
         for (key, value) in &self.claims {
-            match (key.as_str(), value.as_u64()) {
+            let line = match (key.as_str(), value.as_u64()) {
                 ("exp" | "iat" | "auth_time" | "nbf", Some(seconds)) => {
                     let relative = if key == "exp" {
                         if seconds > now {
@@ -56,14 +67,17 @@ impl Decoded {
                     } else {
                         format!("{} ago", human_duration(now - seconds))
                     };
-                    println!("  {key}: {seconds} = {} ({relative})", utc(seconds));
+                    format!("  {key}: {seconds} = {} ({relative})", utc(seconds))
                 }
-                _ => println!("  {key}: {value}"),
-            }
+                _ => format!("  {}: {}", escape(key), escape(&value.to_string())),
+            };
+            out.push_str(&line);
+            out.push('\n');
         }
+        out
     }
 
-    fn string_claim(&self, name: &str) -> Option<&str> {
+    pub(crate) fn string_claim(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
     }
 }
@@ -115,21 +129,60 @@ pub(crate) async fn run(args: InspectArgs) -> anyhow::Result<()> {
     } else {
         args.token.trim().to_owned()
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let decoded = Decoded::parse(&token).context("this is not a JWT")?;
-    decoded.print(clock.as_ref());
+    let issuer = args
+        .issuer
+        .as_ref()
+        .map(|i| i.as_str().trim_end_matches('/').to_owned());
+    if args.allow_insecure_http_issuer {
+        eprintln!(
+            "warning: --allow-insecure-http-issuer: keys fetched over plain http from another host can be replaced by anyone on the way, so a successful verification proves nothing against them"
+        );
+    }
+    let settings = Settings {
+        issuer,
+        allow_insecure_http: args.allow_insecure_http_issuer,
+        clock: Arc::new(SystemClock),
+    };
+    let mut stdout = std::io::stdout().lock();
+    inspect(&token, &settings, &mut stdout, &mut std::io::stderr())
+        .await
+        // Error texts may quote the token (a claim, an unknown issuer): escaped too.
+        .map_err(|e| anyhow::anyhow!("{}", escape(&format!("{e:#}"))))
+}
 
-    let issuer = match &args.issuer {
-        Some(issuer) => issuer.as_str().trim_end_matches('/').to_owned(),
+/// What `inspect` checks the token against.
+struct Settings {
+    /// `--issuer`; `None`: the token's own `iss`, with a warning.
+    issuer: Option<String>,
+    allow_insecure_http: bool,
+    clock: Arc<dyn Clock>,
+}
+
+/// The report on `token`, to `out`, warnings to `warn`. Every string taken from the token
+/// is [escaped](terminal::escape) before it is written.
+async fn inspect(
+    token: &str,
+    settings: &Settings,
+    out: &mut dyn Write,
+    warn: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let clock = &settings.clock;
+    let decoded = Decoded::parse(token).context("this is not a JWT")?;
+    write!(out, "{}", decoded.render(clock.as_ref()))?;
+
+    let issuer = match &settings.issuer {
+        Some(issuer) => issuer.clone(),
         None => {
             let iss = decoded
                 .string_claim("iss")
                 .context("the token has no iss claim and no --issuer was given: nothing to verify it against")?
                 .to_owned();
-            eprintln!(
-                "warning: no --issuer given, so the token is checked against the issuer it names itself ({iss}). \
-                 That proves only that this issuer signed it, not that it is one you trust: pin the issuer with --issuer"
-            );
+            writeln!(
+                warn,
+                "warning: no --issuer given, so the token is checked against the issuer it names itself ({}). \
+                 That proves only that this issuer signed it, not that it is one you trust: pin the issuer with --issuer",
+                escape(&iss)
+            )?;
             iss
         }
     };
@@ -137,28 +190,33 @@ pub(crate) async fn run(args: InspectArgs) -> anyhow::Result<()> {
     // fails; the verifier below stops at the first failure and adds the signature.
     let failed = claim_problems(&decoded, &issuer, clock.unix_seconds());
     if !failed.is_empty() {
-        println!("claim checks that fail:");
+        writeln!(out, "claim checks that fail:")?;
         for problem in &failed {
-            println!("  - {problem}");
+            writeln!(out, "  - {}", escape(problem))?;
         }
     }
-    println!("verification against {issuer}:");
+    writeln!(out, "verification against {}:", escape(&issuer))?;
     let verifier = jwt_verifier::Verifier::builder()
         .issuer(issuer.as_str())
         .allow_any_client_id()
-        .clock(clock)
+        .allow_insecure_http(settings.allow_insecure_http)
+        .clock(clock.clone())
         .build()
+        .map_err(|e| anyhow::anyhow!("{}", escape(&e.to_string())))
         .context("invalid verification settings")?;
-    match verifier.verify(&token).await {
+    match verifier.verify(token).await {
         Ok(_) => {
-            println!(
+            writeln!(
+                out,
                 "  ok: RS256 signature by a key of the issuer's JWKS, iss, exp and token_use=access all check out"
-            );
+            )?;
             Ok(())
         }
         Err(err) => {
-            println!("  failed: {err}");
-            println!("  why: {}", explain(&err));
+            let why = explain(&err);
+            let err = escape(&err.to_string()).into_owned();
+            writeln!(out, "  failed: {err}")?;
+            writeln!(out, "  why: {why}")?;
             anyhow::bail!("the token does not verify: {err}")
         }
     }
@@ -293,6 +351,99 @@ mod tests {
         );
         let decoded = Decoded::parse(&format!("{header}.{claims}.sig")).unwrap();
         assert!(claim_problems(&decoded, "https://good.example/p", 1000).is_empty());
+    }
+
+    /// A token whose header and claims carry terminal escapes (clear screen, OSC 52
+    /// clipboard write, colour), a C1 CSI, bidi overrides and isolates and a line
+    /// separator, in names and values.
+    fn hostile_token(iss: &str) -> String {
+        let header = serde_json::json!({
+            "kid": "k\u{1b}]52;c;ZXZpbA==\u{7}",
+            "alg": "RS256",
+            "typ": "JWT\u{9b}2J",
+        });
+        let claims = serde_json::json!({
+            "iss": iss,
+            "exp": 2000,
+            "token_use": "\u{202e}ssecca",
+            "client_id": "c\u{2066}x\u{2069}",
+            "sub\u{1b}[31m": "a\u{2028}b\u{2029}c\u{7f}\u{85}",
+        });
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    }
+
+    fn assert_escaped(what: &str, text: &str) {
+        // Line by line: the line breaks between lines are this program's own.
+        for line in text.lines() {
+            assert!(
+                !line.chars().any(crate::terminal::is_unsafe),
+                "{what} prints a control character raw: {line:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn terminal_escape_in_a_token_is_printed_escaped() {
+        /// Unix time 1000, so that `exp` (2000) is in the future.
+        #[derive(Debug)]
+        struct At1000;
+        impl Clock for At1000 {
+            fn now(&self) -> std::time::SystemTime {
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000)
+            }
+        }
+        let clock: Arc<dyn Clock> = Arc::new(At1000);
+        // Pinned to another issuer: refused as an unknown issuer, with no network call.
+        let token = hostile_token("https://evil.example/p\u{1b}[2J\u{9d}0;pwned\u{7}");
+        let settings = Settings {
+            issuer: Some("https://good.example/p".to_owned()),
+            allow_insecure_http: false,
+            clock: clock.clone(),
+        };
+        let (mut out, mut warn) = (Vec::new(), Vec::new());
+        let err = inspect(&token, &settings, &mut out, &mut warn)
+            .await
+            .unwrap_err();
+        let out = String::from_utf8(out).unwrap();
+        assert_escaped("the report", &out);
+        assert_escaped("the error", &format!("{err:#}"));
+        // Everything is still there, visibly.
+        for shown in [
+            "kid: \"k\\u001b]52;c;ZXZpbA==\\u0007\"",
+            "typ: \"JWT\\u{9b}2J\"",
+            "sub\\u{1b}[31m: \"a\\u{2028}b\\u{2029}c\\u{7f}\\u{85}\"",
+            "token_use: \"\\u{202e}ssecca\"",
+            "client_id: \"c\\u{2066}x\\u{2069}\"",
+            "iss is https://evil.example/p\\u{1b}[2J\\u{9d}0;pwned\\u{7}, not the expected issuer",
+            "token_use is \\u{202e}ssecca, not access",
+            "failed: unknown issuer",
+        ] {
+            assert!(out.contains(shown), "{shown:?} not in\n{out}");
+        }
+
+        // No --issuer: the warning quotes the token's own iss. Plain http off loopback is
+        // refused before any network call.
+        let token = hostile_token("http://evil.example/p\u{1b}[2J\u{202e}");
+        let settings = Settings {
+            issuer: None,
+            allow_insecure_http: false,
+            clock,
+        };
+        let (mut out, mut warn) = (Vec::new(), Vec::new());
+        let err = inspect(&token, &settings, &mut out, &mut warn)
+            .await
+            .unwrap_err();
+        let warn = String::from_utf8(warn).unwrap();
+        assert_escaped("the warning", &warn);
+        assert!(warn.contains("p\\u{1b}[2J\\u{202e})"), "{warn}");
+        assert_escaped("the report", &String::from_utf8(out).unwrap());
+        let err = format!("{err:#}");
+        assert_escaped("the error", &err);
+        assert!(err.contains("insecure issuer"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod serve;
 mod shutdown;
 mod stack;
 mod telemetry;
+mod terminal;
 mod token;
 mod up;
 

@@ -48,10 +48,12 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
         ServeRole::ArticlesService(args) => {
             const ROLE: &str = "articles-service";
             let listener = bind(ROLE, args.listen).await?;
-            let router = articles_service(&args, &listener, telemetry::metrics_handle()?).await?;
+            let (state, router) =
+                articles_service(&args, &listener, telemetry::metrics_handle()?).await?;
             let limits = args.limits.serve_config();
             let result =
-                articles_service::serve_with(limits, listener, router, shutdown.wait()).await;
+                articles_service::serve_with(limits, listener, state, router, shutdown.wait())
+                    .await;
             (ROLE, result)
         }
     };
@@ -278,7 +280,13 @@ pub(crate) async fn user_schedule_service(
     } else {
         builder.client_ids(args.client_ids.iter().cloned())
     };
+    if args.allow_insecure_http_issuer {
+        tracing::warn!(
+            "plain http issuers are accepted on any host (--allow-insecure-http-issuer): anyone on the network path to them can replace their keys and sign any token"
+        );
+    }
     let verifier = builder
+        .allow_insecure_http(args.allow_insecure_http_issuer)
         .build()
         .context("invalid token verification settings")?;
     let local = listener
@@ -323,16 +331,21 @@ pub(crate) fn token_provider(
     builder.build().context("invalid token settings")
 }
 
+/// articles-service on `listener`: its state (what `articles_service::serve` checks the
+/// listener against) and its router.
 pub(crate) async fn articles_service(
     args: &ArticlesServiceArgs,
     listener: &TcpListener,
     metrics: PrometheusHandle,
-) -> anyhow::Result<axum::Router> {
+) -> anyhow::Result<(articles_service::AppState, axum::Router)> {
     const ROLE: &str = "articles-service";
     let tokens = token_provider(&args.client)?;
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    let (write_auth, allow_anonymous_writes) = writers(&args.writers, local, &tokens)
+        .await
+        .with_context(|| format!("refusing to start the {ROLE}"))?;
     let url = database_url(ROLE, args.database.as_deref(), &args.data_dir.data_dir)?;
     let store = articles_service::store::connect(&url)
         .await
@@ -340,10 +353,75 @@ pub(crate) async fn articles_service(
     let mut config =
         articles_service::Config::new(args.schedules_url.as_str().trim_end_matches('/'));
     config.metrics = Some(metrics);
+    config.write_auth = write_auth;
+    config.allow_anonymous_writes = allow_anonymous_writes;
     let state = articles_service::AppState::new(config, store, tokens, clock())
         .context("cannot set up the articles-service")?;
     tracing::info!(role = ROLE, listen = %local, "listening");
-    Ok(articles_service::router(state))
+    Ok((state.clone(), articles_service::router(state)))
+}
+
+/// Who may call articles-service's write routes: anyone on loopback (the walkthrough,
+/// `s2s up`) or with `--allow-anonymous-writes` (with a warning off loopback); otherwise a
+/// token with the write scope, from `--writer-issuer` or, by default, the issuer of the
+/// service's own token (the same user pool), which is fetched here to learn it.
+async fn writers(
+    args: &crate::cli::WritersArgs,
+    local: SocketAddr,
+    tokens: &token_provider::TokenProvider,
+) -> anyhow::Result<(Option<articles_service::WriteAuth>, bool)> {
+    let loopback = local.ip().is_loopback();
+    if args.allow_anonymous_writes {
+        if !loopback {
+            tracing::warn!(
+                listen = %local,
+                "the write routes accept anonymous requests from anyone who can reach this address (--allow-anonymous-writes)"
+            );
+        }
+        return Ok((None, true));
+    }
+    if loopback && args.writer_issuer.is_none() && args.writer_client_ids.is_empty() {
+        return Ok((None, false));
+    }
+    let issuer = match &args.writer_issuer {
+        Some(issuer) => issuer.as_str().trim_end_matches('/').to_owned(),
+        None => own_issuer(tokens).await?,
+    };
+    let mut builder = jwt_verifier::Verifier::builder()
+        .issuer(issuer.as_str())
+        .clock(clock());
+    builder = if args.writer_client_ids.is_empty() {
+        builder.allow_any_client_id()
+    } else {
+        builder.client_ids(args.writer_client_ids.iter().cloned())
+    };
+    let verifier = builder
+        .build()
+        .context("invalid writer token settings (--writer-issuer, --writer-client-id)")?;
+    if let Err(err) = verifier.hydrate().await {
+        tracing::warn!(error = %err, "cannot fetch the writers' issuer keys yet; writes get 503 until they load");
+    }
+    tracing::info!(
+        %issuer,
+        scope = articles_service::WRITE_SCOPE,
+        "the write routes need a bearer token with the write scope"
+    );
+    Ok((Some(articles_service::WriteAuth::new(verifier)), false))
+}
+
+/// The `iss` of this service's own access token: the user pool it belongs to. The token
+/// comes from the configured token endpoint (https, or loopback), so its claim is as
+/// trustworthy as that endpoint; it is cached for the service's first upstream call.
+async fn own_issuer(tokens: &token_provider::TokenProvider) -> anyhow::Result<String> {
+    let token = tokens.token().await.context(
+        "cannot get this service's own token to learn the writers' issuer: pass --writer-issuer",
+    )?;
+    let decoded = crate::inspect::Decoded::parse(token.secret())
+        .context("this service's own token is not a JWT: pass --writer-issuer")?;
+    decoded
+        .string_claim("iss")
+        .map(str::to_owned)
+        .context("this service's own token has no iss claim: pass --writer-issuer")
 }
 
 #[cfg(test)]
@@ -357,5 +435,21 @@ mod tests {
         assert_eq!(url("[::]:9229"), "http://[::1]:9229");
         assert_eq!(url("127.0.0.1:9229"), "http://127.0.0.1:9229");
         assert_eq!(url("10.1.2.3:80"), "http://10.1.2.3:80");
+    }
+
+    /// The README's stack for writing articles off loopback: the editor is granted the
+    /// scope articles-service requires.
+    #[test]
+    fn the_editor_stack_grants_the_write_scope() {
+        let stack = crate::stack::parse(
+            "examples/stack-editor.toml",
+            include_str!("../../../examples/stack-editor.toml"),
+        )
+        .unwrap();
+        assert_eq!(stack.app_client.name, "editor");
+        assert_eq!(
+            stack.app_client.allowed_oauth_scopes,
+            [articles_service::WRITE_SCOPE]
+        );
     }
 }

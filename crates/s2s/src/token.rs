@@ -1,4 +1,6 @@
 //! `s2s token`: one client-credentials token request, exactly as a client sends it.
+//! What it prints from the answer (and from the token, with `--decode`) is escaped for
+//! the terminal: the answer comes from a server, the token's claims from whoever made it.
 
 use std::time::Duration;
 
@@ -7,6 +9,7 @@ use oauth_proto::{ErrorCode, ErrorResponse, TokenResponse};
 
 use crate::cli::{ClientAuthMethod, TokenArgs, TokenVia};
 use crate::inspect;
+use crate::terminal::{escape, escape_lines};
 
 /// `s2s token`.
 pub(crate) async fn run(args: TokenArgs) -> anyhow::Result<()> {
@@ -50,12 +53,13 @@ pub(crate) async fn run(args: TokenArgs) -> anyhow::Result<()> {
         let error: ErrorResponse = serde_json::from_str(&body).with_context(|| {
             format!(
                 "the token endpoint answered {status} without an OAuth error document: {}",
-                body.chars().take(200).collect::<String>()
+                escape(&body.chars().take(200).collect::<String>())
             )
         })?;
-        println!("{}", pretty(&body));
+        println!("{}", escape_lines(&pretty(&body)));
         anyhow::bail!(
-            "the token endpoint refused the request ({status}): {error}{}",
+            "the token endpoint refused the request ({status}): {}{}",
+            escape(&error.to_string()),
             hint(&error.error)
         );
     }
@@ -67,7 +71,7 @@ pub(crate) async fn run(args: TokenArgs) -> anyhow::Result<()> {
         println!("expires_in: {}s", token.expires_in);
         decoded.print(&oauth_proto::time::SystemClock);
     } else {
-        println!("{}", pretty(&body));
+        println!("{}", escape_lines(&pretty(&body)));
     }
     Ok(())
 }
@@ -102,15 +106,15 @@ async fn via_get_client_token(
     let answer: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!(
             "GetClientToken answered {status} without JSON: {}",
-            text.chars().take(200).collect::<String>()
+            escape(&text.chars().take(200).collect::<String>())
         )
     })?;
     if !status.is_success() {
-        println!("{}", pretty(&text));
+        println!("{}", escape_lines(&pretty(&text)));
         anyhow::bail!(
             "GetClientToken refused the request ({status}): {}: {}",
-            answer["__type"].as_str().unwrap_or("unknown error"),
-            answer["message"].as_str().unwrap_or_default()
+            escape(answer["__type"].as_str().unwrap_or("unknown error")),
+            escape(answer["message"].as_str().unwrap_or_default())
         );
     }
     let result = &answer["ClientAuthenticationResult"];
@@ -119,10 +123,10 @@ async fn via_get_client_token(
         .context("the GetClientToken answer has no AccessToken")?;
     if args.decode {
         let decoded = inspect::Decoded::parse(token).context("the access token is not a JWT")?;
-        println!("expires_in: {}s", result["ExpiresIn"]);
+        println!("expires_in: {}s", escape(&result["ExpiresIn"].to_string()));
         decoded.print(&oauth_proto::time::SystemClock);
     } else {
-        println!("{}", pretty(&text));
+        println!("{}", escape_lines(&pretty(&text)));
     }
     Ok(())
 }

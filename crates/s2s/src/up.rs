@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use crate::cli::{
     AdminSecret, ArticlesServiceArgs, AuthorizationServerArgs, ClientAuthMethod,
     ClientCredentialsArgs, ClientSecretSource, DataDir, SigningArgs, UpArgs,
-    UserScheduleServiceArgs,
+    UserScheduleServiceArgs, WritersArgs,
 };
 use crate::lock::DataDirLock;
 use crate::output_files;
@@ -241,6 +241,7 @@ async fn start(
         client_ids: vec![outputs.client_id.clone()],
         allow_any_client: false,
         resource_server: resource_server.clone(),
+        allow_insecure_http_issuer: false,
         limits: args.limits.clone(),
     };
     let listener = listeners.schedules;
@@ -287,10 +288,12 @@ async fn start(
         },
         schedules_url: url::Url::parse(&schedules_url)
             .context("the user-schedule-service URL is not a URL")?,
+        // On loopback: the write routes stay anonymous, as the walkthrough uses them.
+        writers: WritersArgs::default(),
         limits: args.limits.clone(),
     };
     let listener = listeners.articles;
-    let router = articles_metrics
+    let (articles_state, router) = articles_metrics
         .scope(serve::articles_service(
             &articles_args,
             &listener,
@@ -304,6 +307,7 @@ async fn start(
         articles_service::serve_with(
             limits.clone(),
             listener,
+            articles_state,
             articles_metrics.scope_router(router),
             shutdown.clone().wait(),
         ),

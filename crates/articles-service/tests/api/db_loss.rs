@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use server_kit::test_util::{TestPostgres, assert_database_unavailable_problem};
 
-use crate::helpers::{AppClient, articles_service_on, provider};
+use crate::helpers::{AppClient, articles_service_over, provider};
 
 const CLIENTS: usize = 8;
 const REQUESTS_PER_CLIENT: usize = 40;
@@ -21,7 +21,7 @@ async fn articles_over(database_url: &str) -> crate::helpers::Running {
         secret: "unused".to_owned(),
     };
     let tokens = provider("http://127.0.0.1:9/oauth2/token", &unused, None);
-    articles_service_on(
+    articles_service_over(
         database_url,
         articles_service::Config::new("http://127.0.0.1:9"),
         tokens,

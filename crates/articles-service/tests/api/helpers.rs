@@ -346,11 +346,31 @@ pub(crate) async fn articles_service(
     config: articles_service::Config,
     tokens: TokenProvider,
 ) -> Running {
-    articles_service_on("sqlite::memory:", config, tokens).await
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    articles_service_at(listener, "sqlite::memory:", config, tokens).await
 }
 
 /// articles-service on 127.0.0.1:0 over the database at `database_url`.
+pub(crate) async fn articles_service_over(
+    database_url: &str,
+    config: articles_service::Config,
+    tokens: TokenProvider,
+) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    articles_service_at(listener, database_url, config, tokens).await
+}
+
+/// articles-service on `listener` over an in-memory store.
 pub(crate) async fn articles_service_on(
+    listener: TcpListener,
+    config: articles_service::Config,
+    tokens: TokenProvider,
+) -> Running {
+    articles_service_at(listener, "sqlite::memory:", config, tokens).await
+}
+
+async fn articles_service_at(
+    listener: TcpListener,
     database_url: &str,
     config: articles_service::Config,
     tokens: TokenProvider,
@@ -360,10 +380,9 @@ pub(crate) async fn articles_service_on(
         .unwrap();
     let state =
         articles_service::AppState::new(config, store, tokens, Arc::new(SystemClock)).unwrap();
-    let router = articles_service::router(state);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let router = articles_service::router(state.clone());
     Running::spawn(listener, move |l, s| {
-        articles_service::serve(l, router, shutdown(s))
+        articles_service::serve(l, state, router, shutdown(s))
     })
 }
 

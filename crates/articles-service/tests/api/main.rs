@@ -7,3 +7,4 @@ mod db_loss;
 mod failures;
 mod helpers;
 mod publication;
+mod write_auth;

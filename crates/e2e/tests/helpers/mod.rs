@@ -312,9 +312,9 @@ pub(crate) async fn articles_service(
     let store = articles_service::store::connect(&db).await.unwrap();
     let config = articles_service::Config::new(schedules_url);
     let state = articles_service::AppState::new(config, store, tokens, clock).unwrap();
-    let router = articles_service::router(state);
+    let router = articles_service::router(state.clone());
     Running::spawn(listener, move |listener, stopped| {
-        articles_service::serve(listener, router, shutdown(stopped))
+        articles_service::serve(listener, state, router, shutdown(stopped))
     })
     .await
 }

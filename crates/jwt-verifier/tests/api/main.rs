@@ -4,6 +4,7 @@
 mod axum;
 mod cache;
 mod helpers;
+mod issuers;
 mod jwks;
 mod metrics;
 mod verify;
