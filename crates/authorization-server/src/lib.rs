@@ -68,6 +68,7 @@ use axum::routing::{get, post};
 use oauth_proto::time::Clock;
 
 mod admin;
+pub mod audit;
 mod certificate;
 mod discovery;
 mod error;
@@ -116,6 +117,9 @@ pub struct Config {
     /// two identical writes made within the same second identically (the second one is
     /// then refused instead of answered).
     pub refuse_replayed_signatures: bool,
+    /// Where the audit trail goes: one CloudTrail-shaped JSON event per token request
+    /// (issued or refused) and per admin write (default `None`: no trail). See [`audit`].
+    pub audit: Option<audit::AuditLog>,
 }
 
 impl Config {
@@ -133,6 +137,7 @@ impl Config {
             metrics: None,
             allow_unauthenticated_admin: false,
             refuse_replayed_signatures: false,
+            audit: None,
         }
     }
 

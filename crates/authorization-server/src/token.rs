@@ -84,10 +84,13 @@ impl From<StoreError> for Refusal {
 /// `POST /oauth2/token`.
 pub(crate) async fn handle(
     State(state): State<AppState>,
+    origin: crate::audit::Origin,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut response = match issue(&state, &headers, body).await {
+    let outcome = issue(&state, &headers, body).await;
+    crate::audit::token_request(&state, origin, outcome.as_ref());
+    let mut response = match outcome {
         Ok(token) => {
             metrics::counter!("authorization_server_tokens_issued_total").increment(1);
             let body = serde_json::to_string(&token).unwrap_or_default();

@@ -175,10 +175,11 @@ async fn start(
             admin_secret_access_key_file: None,
             admin_secret_access_key: None,
         },
+        audit_log: Some(data_dir.join(crate::audit::FILE_NAME)),
         limits: args.limits.clone(),
     };
     let listener = listeners.auth;
-    let auth_state = auth_metrics
+    let (auth_state, audit) = auth_metrics
         .scope(serve::authorization_server(
             &auth_args,
             &listener,
@@ -186,17 +187,23 @@ async fn start(
         ))
         .await?;
     let auth_url = base_url(&listener)?;
-    spawn_server(
-        servers,
-        "authorization-server",
-        authorization_server::serve_with(
+    spawn_server(servers, "authorization-server", {
+        let serve = authorization_server::serve_with(
             limits.clone(),
             listener,
             auth_state.clone(),
             auth_metrics.scope_router(authorization_server::router(auth_state)),
             shutdown.clone().wait(),
-        ),
-    );
+        );
+        async move {
+            let result = serve.await;
+            // The last events reach the file before `up` exits.
+            if let Some(audit) = audit {
+                audit.finish().await;
+            }
+            result
+        }
+    });
     wait_ready(
         &http,
         "authorization-server",
@@ -406,6 +413,7 @@ s2s is up. Ctrl-C stops all three servers.
   client secret  {secret}  (mode 0600; replace it with no failed call:
                  {s2s} secrets rotate --endpoint-url {auth} --pool-id {pool} --client-id {client_id} --secret-file {secret})
   data           {data_dir}  (a second `s2s up` here reuses the pool, client, secret and keys)
+  audit trail    {data_dir}/audit.log  (every token request and admin write: `{s2s} audit -f`)
 
 Try it from another terminal in this directory:
 

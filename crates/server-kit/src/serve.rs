@@ -17,6 +17,7 @@
 //! in flight and close, and `serve` returns once all of them have.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -137,6 +138,7 @@ pub async fn serve_with(
         let connection = serve_connection(
             Arc::clone(&http),
             stream,
+            peer,
             router.clone(),
             config.idle_timeout,
             stop_rx.clone(),
@@ -170,6 +172,7 @@ async fn refuse(mut stream: TcpStream) {
 async fn serve_connection(
     http: Arc<hyper::server::conn::http1::Builder>,
     stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     idle_timeout: Duration,
     mut stop: watch::Receiver<bool>,
@@ -178,8 +181,13 @@ async fn serve_connection(
     let service = {
         let activity = Arc::clone(&activity);
         tower::ServiceBuilder::new()
-            .map_request(move |request| {
+            .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 activity.start();
+                // The peer's address, as `axum::serve` with connect info gives it: the
+                // authorization server's audit trail records it.
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 request
             })
             .service(router)

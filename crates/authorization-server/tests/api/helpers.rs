@@ -31,6 +31,7 @@ pub(crate) struct Options {
     pub(crate) public_url: Option<String>,
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) refuse_replays: bool,
+    pub(crate) audit: Option<authorization_server::audit::AuditLog>,
 }
 
 impl Default for Options {
@@ -42,6 +43,7 @@ impl Default for Options {
             public_url: None,
             metrics: None,
             refuse_replays: false,
+            audit: None,
         }
     }
 }
@@ -64,6 +66,7 @@ impl TestApp {
         }
         config.metrics = options.metrics.clone();
         config.refuse_replayed_signatures = options.refuse_replays;
+        config.audit = options.audit.clone();
         config
             .check_listen_addr(listener.local_addr().unwrap())
             .unwrap();
