@@ -3,9 +3,9 @@
 //! Amazon Cognito sends to AWS CloudTrail (`eventName` `Token_POST` for the token endpoint,
 //! the operation's name for the API; `docs/cognito-notes.md`, "Audit events").
 //!
-//! Recording is off the request's path: a handler builds a small [`Record`] (strings it
+//! Recording is off the request's path: a handler builds a small record (strings it
 //! already has, the time, the claims part of an issued token) and offers it to a bounded
-//! queue ([`AuditLog::record`]); a writer task ([`AuditLog::spawn`]) turns records into
+//! queue; a writer task ([`AuditLog::spawn`]) turns records into
 //! JSON, redacts, and writes them in batches. A full queue drops the event and counts it
 //! (`authorization_server_audit_events_dropped_total`, [`AuditLog::dropped`]) instead of
 //! making the token endpoint wait for a disk.
