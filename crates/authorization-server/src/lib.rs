@@ -71,6 +71,7 @@ use axum::routing::{get, post};
 use oauth_proto::time::Clock;
 
 mod admin;
+pub mod audit;
 mod certificate;
 mod console;
 mod discovery;
@@ -156,6 +157,9 @@ pub struct Config {
     /// IPv6 /64), counted before anything else (default `None`: no limit). Needs the peer
     /// address, which [`serve`] provides. See [`RateLimit`].
     pub address_rate_limit: Option<RateLimit>,
+    /// Where the audit trail goes: one CloudTrail-shaped JSON event per token request
+    /// (issued or refused) and per admin write (default `None`: no trail). See [`audit`].
+    pub audit: Option<audit::AuditLog>,
 }
 
 impl Config {
@@ -179,6 +183,7 @@ impl Config {
             lambda_timeout: DEFAULT_LAMBDA_TIMEOUT,
             client_rate_limit: None,
             address_rate_limit: None,
+            audit: None,
         }
     }
 

@@ -151,11 +151,13 @@ impl From<TooManyRequests> for Refusal {
 /// `POST /oauth2/token`.
 pub(crate) async fn handle(
     State(state): State<AppState>,
+    origin: crate::audit::Origin,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let outcome = issue(&state, &headers, body).await;
     crate::console::activity::record(&state, &headers, &outcome);
+    crate::audit::token_request(&state, origin, outcome.as_ref());
     let mut response = match outcome {
         Ok(token) => {
             metrics::counter!("authorization_server_tokens_issued_total").increment(1);

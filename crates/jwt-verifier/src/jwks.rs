@@ -35,6 +35,7 @@ use oauth_proto::Jwk;
 use oauth_proto::time::Clock;
 use serde::Deserialize;
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::{JwksError, VerifyError};
 
@@ -229,7 +230,15 @@ impl IssuerKeys {
         cfg: &FetchConfig,
         on_change: &(dyn Fn() + Sync),
     ) -> Result<(), JwksError> {
-        let result = fetch_jwks(cfg, &self.jwks_url).await;
+        let span = tracing::debug_span!(
+            "jwt.jwks_fetch",
+            issuer = %self.issuer,
+            outcome = tracing::field::Empty,
+        );
+        let result = fetch_jwks(cfg, &self.jwks_url)
+            .instrument(span.clone())
+            .await;
+        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
         let now = cfg.clock.now();
         state.last_attempt = Some(now);
         match result {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use oauth_proto::time::{Clock, SystemClock};
 use oauth_proto::{ClientId, Scope};
+use tracing::Instrument as _;
 
 use crate::cache::{TokenCache, TokenKey};
 use crate::claims::{self, ClaimRules};
@@ -61,15 +62,31 @@ impl Verifier {
         token: &str,
         policy: &ScopePolicy,
     ) -> Result<Claims, VerifyError> {
-        let result = self.verify_inner(token, policy).await;
+        // A debug span: with no subscriber that wants it (the default `info` logs, no
+        // trace exporter) it is disabled and records nothing. Never the token itself.
+        let span = tracing::debug_span!(
+            "jwt.verify",
+            cache_hit = tracing::field::Empty,
+            refusal = tracing::field::Empty,
+        );
+        let result = self
+            .verify_inner(token, policy, &span)
+            .instrument(span.clone())
+            .await;
         if let Err(e) = &result {
+            span.record("refusal", e.reason());
             metrics::counter!("jwt_verifier_rejections_total", "reason" => e.reason()).increment(1);
             tracing::debug!(reason = e.reason(), error = %e, "token rejected");
         }
         result
     }
 
-    async fn verify_inner(&self, token: &str, policy: &ScopePolicy) -> Result<Claims, VerifyError> {
+    async fn verify_inner(
+        &self,
+        token: &str,
+        policy: &ScopePolicy,
+        span: &tracing::Span,
+    ) -> Result<Claims, VerifyError> {
         let inner = &*self.inner;
         if token.len() > inner.max_token_bytes {
             return Err(VerifyError::TooLarge {
@@ -87,10 +104,12 @@ impl Verifier {
                     // A stale key set must be refreshed first: it may have dropped the key.
                     && !inner.issuers[issuer].is_stale(now, &inner.fetch)
                 {
+                    span.record("cache_hit", true);
                     inner.required.check(&claims)?;
                     policy.check(&claims)?;
                     return Ok(claims);
                 }
+                span.record("cache_hit", false);
                 Some((key, generation))
             }
             None => None,

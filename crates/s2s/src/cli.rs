@@ -57,6 +57,38 @@ pub(crate) enum Command {
     /// --endpoint-url, the local authorization server.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Show the authorization server's audit trail: the last token requests (issued or
+    /// refused) and admin writes, one line each, and optionally follow new ones.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The data directory of `s2s up`: reads <data-dir>/audit.log.
+    #[arg(long, env = "S2S_DATA_DIR", default_value = ".s2s")]
+    pub(crate) data_dir: PathBuf,
+
+    /// The audit log to read instead (what `s2s serve authorization-server --audit-log`
+    /// writes).
+    #[arg(long, env = "S2S_AUDIT_LOG")]
+    pub(crate) file: Option<PathBuf>,
+
+    /// How many of the last events to show.
+    #[arg(
+        short = 'n',
+        long = "lines",
+        env = "S2S_AUDIT_LINES",
+        default_value_t = 20
+    )]
+    pub(crate) lines: usize,
+
+    /// Keep showing new events as they are written, until Ctrl-C.
+    #[arg(short = 'f', long, env = "S2S_AUDIT_FOLLOW")]
+    pub(crate) follow: bool,
+
+    /// Print the events as written (one CloudTrail-shaped JSON object per line).
+    #[arg(long, env = "S2S_AUDIT_JSON")]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,6 +365,11 @@ pub(crate) struct AuthorizationServerArgs {
         value_parser = parse_lambda
     )]
     pub(crate) lambdas: Vec<(String, String)>,
+    /// Write the audit trail here: one JSON event (CloudTrail's shape) per token request
+    /// and per admin write, never a secret or a token. Appended to, created mode 0600;
+    /// `-` writes to stdout. [default: none; `s2s up` writes <data-dir>/audit.log]
+    #[arg(long, env = "S2S_AUDIT_LOG")]
+    pub(crate) audit_log: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,

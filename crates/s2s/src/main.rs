@@ -10,6 +10,7 @@
 // A command-line tool: printing results to stdout and errors to stderr is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod audit;
 mod cli;
 mod inspect;
 mod keys;
@@ -43,7 +44,8 @@ fn main() -> ExitCode {
         | Command::Token(_)
         | Command::Inspect(_)
         | Command::Keys(_)
-        | Command::Secrets(_) => "warn",
+        | Command::Secrets(_)
+        | Command::Audit(_) => "warn",
     };
     if let Err(err) = telemetry::init_logging(cli.log_format, default_level) {
         eprintln!("error: {err:#}");
@@ -75,5 +77,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args).await,
         Command::Keys(command) => keys::run(command).await,
         Command::Secrets(command) => secrets::run(&command).await,
+        Command::Audit(args) => audit::run(args).await,
     }
 }

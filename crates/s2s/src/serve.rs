@@ -33,6 +33,9 @@ pub(crate) async fn run(role: ServeRole) -> anyhow::Result<()> {
                 shutdown.wait(),
             )
             .await;
+            if let Some(audit) = server.audit {
+                audit.finish().await;
+            }
             ("authorization-server", result)
         }
         ServeRole::UserScheduleService(args) => {
@@ -130,6 +133,9 @@ pub(crate) struct AuthorizationServer {
     pub(crate) public_url: String,
     pub(crate) region: String,
     pub(crate) admin_credentials: Option<authorization_server::AdminCredentials>,
+    /// The audit trail's writer (`--audit-log`): finished after the server stops, so the
+    /// last events are written.
+    pub(crate) audit: Option<authorization_server::audit::AuditWriter>,
 }
 
 /// Whether the admin API may go without credentials on a non-loopback address.
@@ -148,11 +154,14 @@ pub(crate) async fn authorization_server(
     args: &AuthorizationServerArgs,
     listener: &TcpListener,
     metrics: PrometheusHandle,
-) -> anyhow::Result<authorization_server::AppState> {
+) -> anyhow::Result<(
+    authorization_server::AppState,
+    Option<authorization_server::audit::AuditWriter>,
+)> {
     let server =
         configure_authorization_server(args, listener, metrics, UnauthenticatedAdmin::LoopbackOnly)
             .await?;
-    Ok(server.state)
+    Ok((server.state, server.audit))
 }
 
 /// The authorization server on `listener`, bound by the caller.
@@ -200,6 +209,14 @@ pub(crate) async fn configure_authorization_server(
     let store = authorization_server::store::connect(&url)
         .await
         .with_context(|| format!("cannot open the {ROLE} database"))?;
+    let audit = match &args.audit_log {
+        Some(path) => {
+            let (log, writer) = crate::audit::open(path)?;
+            config.audit = Some(log);
+            Some(writer)
+        }
+        None => None,
+    };
     let state = authorization_server::AppState::new(config, store, clock());
     tracing::info!(role = ROLE, listen = %local, %public_url, "listening");
     Ok(AuthorizationServer {
@@ -208,6 +225,7 @@ pub(crate) async fn configure_authorization_server(
         public_url,
         region: args.region.clone(),
         admin_credentials,
+        audit,
     })
 }
 

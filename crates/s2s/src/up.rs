@@ -185,12 +185,13 @@ async fn start(
             .iter()
             .filter_map(|hook| Some((hook.lambda_arn.clone(), hook.local_url.clone()?)))
             .collect(),
+        audit_log: Some(data_dir.join(crate::audit::FILE_NAME)),
         limits: args.limits.clone(),
         signing: SigningArgs::default(),
         rate_limits: args.rate_limits.clone(),
     };
     let listener = listeners.auth;
-    let auth_state = auth_metrics
+    let (auth_state, audit) = auth_metrics
         .scope(serve::authorization_server(
             &auth_args,
             &listener,
@@ -198,17 +199,23 @@ async fn start(
         ))
         .await?;
     let auth_url = base_url(&listener)?;
-    spawn_server(
-        servers,
-        "authorization-server",
-        authorization_server::serve_with(
+    spawn_server(servers, "authorization-server", {
+        let serve = authorization_server::serve_with(
             limits.clone(),
             listener,
             auth_state.clone(),
             auth_metrics.scope_router(authorization_server::router(auth_state)),
             shutdown.clone().wait(),
-        ),
-    );
+        );
+        async move {
+            let result = serve.await;
+            // The last events reach the file before `up` exits.
+            if let Some(audit) = audit {
+                audit.finish().await;
+            }
+            result
+        }
+    });
     wait_ready(
         &http,
         "authorization-server",
@@ -425,6 +432,7 @@ s2s is up. Ctrl-C stops all three servers.
                  {s2s} secrets rotate --endpoint-url {auth} --pool-id {pool} --client-id {client_id} --secret-file {secret})
   data           {data_dir}  (a second `s2s up` here reuses the pool, client, secret and keys)
   console        {auth}/console  (pools, keys, scopes, clients and token activity, in a browser)
+  audit trail    {data_dir}/audit.log  (every token request and admin write: `{s2s} audit -f`)
 
 Try it from another terminal in this directory:
 

@@ -17,6 +17,7 @@
 //! in flight and close, and `serve` returns once all of them have.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -183,7 +184,7 @@ async fn serve_connection(
             .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 activity.start();
                 // The peer address, for handlers that need it (the token endpoint's
-                // per-address rate limit), as axum's `ConnectInfo`.
+                // per-address rate limit, the audit trail), as axum's `ConnectInfo`.
                 request
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));

@@ -41,20 +41,24 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// `POST /`.
 pub(crate) async fn handle(
     State(state): State<AppState>,
+    origin: crate::audit::Origin,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let request_id = crate::ids::uuid_v4().unwrap_or_default();
+    let mut request_body = bytes::Bytes::new();
     let (operation, result) =
         match authenticate_and_parse(&state, &method, &uri, &headers, body).await {
             Ok((operation, body)) => {
                 let result = dispatch(&state, operation, &body).await;
+                request_body = body;
                 (operation.name(), result)
             }
             Err((operation, error)) => (operation, Err(error)),
         };
+    crate::audit::admin_request(&state, origin, &request_id, &request_body, &result);
     let outcome = match &result {
         Ok(_) => "ok",
         Err(error) => error.kind,

@@ -37,6 +37,7 @@ pub(crate) struct Options {
     pub(crate) lambda_timeout: Option<std::time::Duration>,
     pub(crate) client_rate_limit: Option<authorization_server::RateLimit>,
     pub(crate) address_rate_limit: Option<authorization_server::RateLimit>,
+    pub(crate) audit: Option<authorization_server::audit::AuditLog>,
 }
 
 impl Default for Options {
@@ -52,6 +53,7 @@ impl Default for Options {
             lambda_timeout: None,
             client_rate_limit: None,
             address_rate_limit: None,
+            audit: None,
         }
     }
 }
@@ -80,6 +82,7 @@ impl TestApp {
         }
         config.client_rate_limit = options.client_rate_limit;
         config.address_rate_limit = options.address_rate_limit;
+        config.audit = options.audit.clone();
         config
             .check_listen_addr(listener.local_addr().unwrap())
             .unwrap();

@@ -3,6 +3,7 @@
 
 mod admin_sdk;
 mod attacks;
+mod audit;
 mod bad_input;
 mod client_secrets;
 mod console;
