@@ -9,8 +9,8 @@
 
 use axum::body::Bytes;
 use axum::http::Method;
+use serde_json::json;
 use utoipa::openapi::header::Header;
-use utoipa::openapi::link::Link;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{
     AdditionalProperties, KnownFormat, Object, Schema, SchemaFormat, SchemaType, Type,
@@ -83,9 +83,16 @@ impl Modify for BearerAuth {
 /// The document, serialised, with each API route's scope (from [`API`], the table the
 /// router is built from) spelled for this deployment's resource server.
 pub(crate) fn document(resource_server: &str) -> Bytes {
-    serde_json::to_vec(&openapi(resource_server))
+    serde_json::to_vec(&json_document(resource_server))
         .map(Bytes::from)
         .unwrap_or_default()
+}
+
+/// The document as JSON, links included.
+fn json_document(resource_server: &str) -> serde_json::Value {
+    let mut doc = serde_json::to_value(openapi(resource_server)).unwrap_or_default();
+    add_links(&mut doc);
+    doc
 }
 
 fn openapi(resource_server: &str) -> utoipa::openapi::OpenApi {
@@ -287,50 +294,22 @@ fn add_common_answers(operation: &mut Operation, scope: &str, has_body: bool) {
 
 // === links, for clients and for stateful testing ===
 
-fn link(operation_id: &str, parameters: &[(&str, &str)]) -> RefOr<Link> {
-    let mut link = Link::builder().operation_id(operation_id);
-    for (name, value) in parameters {
-        link = link.parameter(*name, *value);
-    }
-    RefOr::T(link.build())
-}
-
 /// A created event can be read, replaced and deleted, with its ETag as `If-Match`.
-fn add_links(doc: &mut utoipa::openapi::OpenApi) {
-    let created = doc
-        .paths
-        .paths
-        .get_mut("/users/{user_id}/schedule/events")
-        .and_then(|item| item.post.as_mut())
-        .and_then(|post| post.responses.responses.get_mut("201"));
-    let Some(RefOr::T(created)) = created else {
-        return;
-    };
-    let path = [
-        ("path.user_id", "$request.path.user_id"),
-        ("path.event_id", "$response.body#/id"),
-    ];
-    let guarded = [
-        path[0],
-        path[1],
-        ("header.If-Match", "$response.header.ETag"),
-    ];
-    created
-        .links
-        .insert("GetEvent".to_owned(), link("get_event", &path));
-    created
-        .links
-        .insert("ReplaceEvent".to_owned(), link("replace_event", &guarded));
-    created
-        .links
-        .insert("DeleteEvent".to_owned(), link("delete_event", &guarded));
-    created.links.insert(
-        "ListSchedule".to_owned(),
-        link(
-            "list_schedule",
-            &[("path.user_id", "$request.path.user_id")],
-        ),
-    );
+/// (Written as JSON: utoipa 5.5 serialises `Link::operation_id` as `operation_id`.)
+fn add_links(doc: &mut serde_json::Value) {
+    let path = json!({
+        "path.user_id": "$request.path.user_id",
+        "path.event_id": "$response.body#/id",
+    });
+    let mut guarded = path.clone();
+    guarded["header.If-Match"] = json!("$response.header.ETag");
+    let link = |operation_id: &str, parameters: &serde_json::Value| json!({"operationId": operation_id, "parameters": parameters});
+    doc["paths"]["/users/{user_id}/schedule/events"]["post"]["responses"]["201"]["links"] = json!({
+        "GetEvent": link("get_event", &path),
+        "ReplaceEvent": link("replace_event", &guarded),
+        "DeleteEvent": link("delete_event", &guarded),
+        "ListSchedule": link("list_schedule", &json!({"path.user_id": "$request.path.user_id"})),
+    });
 }
 
 /// Puts the validators' rules and the common answers into the generated document.
@@ -353,7 +332,6 @@ impl Modify for Contract {
                 }
             }
         }
-        add_links(doc);
         if let Some(RefOr::T(Schema::Object(input))) = doc
             .components
             .as_mut()

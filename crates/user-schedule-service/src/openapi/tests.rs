@@ -8,12 +8,12 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::openapi;
+use super::json_document;
 use crate::domain::{Event, EventDraft, EventId, FieldError, Timestamp, Title, UserId};
 use crate::routes::schedule::{encode_cursor, if_match, parse_list_query};
 
 fn doc() -> Value {
-    serde_json::to_value(openapi("user-schedule-service")).unwrap()
+    json_document("user-schedule-service")
 }
 
 /// The schema of parameter `name` of `method` on `path`.
