@@ -84,6 +84,7 @@ run() { # name url [schemathesis options…]
     --max-examples "$examples" \
     --seed "$seed" \
     --workers 1 \
+    --generation-database none \
     --request-timeout 10 \
     --suppress-health-check too_slow,filter_too_much \
     --report junit --report-junit-path "$work/$name.junit.xml" \

@@ -285,14 +285,14 @@ pub struct Article {
     /// Assigned by the service.
     #[schema(value_type = uuid::Uuid)]
     pub id: ArticleId,
-    /// 1 to 200 characters (the rules: openapi.rs, from [`Title`]).
+    /// 1 to 200 characters, not only whitespace, no control characters.
     #[schema(value_type = String)]
     pub title: Title,
     /// Up to 100,000 characters.
     #[schema(value_type = String)]
     pub body: Body,
-    /// The author's user id in user-schedule-service (the rules: openapi.rs, from
-    /// [`AuthorId`]).
+    /// The author's user id in user-schedule-service: 1 to 64 of `[A-Za-z0-9._-]`, not
+    /// `.` or `..`.
     #[schema(value_type = String)]
     pub author_id: AuthorId,
     /// When the article is to be published (RFC 3339).
@@ -355,24 +355,33 @@ impl ArticleInput {
 pub const TIMESTAMP_MIN_YEAR: i32 = 1679;
 /// The latest year a timestamp may be written with (see [`TIMESTAMP_MIN_YEAR`]).
 pub const TIMESTAMP_MAX_YEAR: i32 = 2260;
-/// The year rule of [`parse_timestamp`] as a regular expression on the text (the rest of
-/// the text is the document's `format: date-time`).
-pub const TIMESTAMP_PATTERN: &str =
-    "^(1679|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|2260)-";
+/// What [`parse_timestamp`] accepts, as a regular expression: the shape of an RFC 3339
+/// date-time (no leap second) whose year is from 1679 to 2260 (the document adds `format:
+/// date-time`, which also rules out days a month does not have).
+pub const TIMESTAMP_PATTERN: &str = concat!(
+    "^(1679|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|2260)",
+    r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+);
 
 /// Parses an RFC 3339 timestamp whose year, as written, is from 1679 to 2260 into UTC
 /// with microsecond precision (what both stores keep), naming `field` in the error.
 pub fn parse_timestamp(raw: &str, field: &str) -> Result<OffsetDateTime, InvalidField> {
+    let bad = || {
+        InvalidField::new(
+            field,
+            format!(
+                "{:?} is not an RFC 3339 timestamp such as 2026-05-01T09:00:00Z",
+                truncate(raw)
+            ),
+        )
+    };
+    // The `time` crate takes any separator and leap seconds; RFC 3339's `T` (or `t`) and
+    // no leap second is what the document can state.
+    if !matches!(raw.as_bytes().get(10), Some(b'T' | b't')) || raw.get(17..19) == Some("60") {
+        return Err(bad());
+    }
     let parsed = OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            InvalidField::new(
-                field,
-                format!(
-                    "{:?} is not an RFC 3339 timestamp such as 2026-05-01T09:00:00Z",
-                    truncate(raw)
-                ),
-            )
-        })?;
+        .map_err(|_| bad())?;
     if !(TIMESTAMP_MIN_YEAR..=TIMESTAMP_MAX_YEAR).contains(&parsed.year()) {
         return Err(InvalidField::new(
             field,

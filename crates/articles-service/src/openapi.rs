@@ -176,6 +176,13 @@ fn constrain_schemas(doc: &mut utoipa::openapi::OpenApi) {
                 .insert((*read_only).to_owned(), RefOr::T(Schema::Object(any)));
         }
         object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        object.examples = vec![json!({
+            "title": "Tokens without users",
+            "body": "Client credentials in practice.",
+            "author_id": "alice",
+            "publish_at": "2030-01-07T09:00:00Z",
+            "status": "draft",
+        })];
     }
 }
 

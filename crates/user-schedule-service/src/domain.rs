@@ -203,21 +203,30 @@ impl Timestamp {
     pub const MIN_YEAR: i32 = 1678;
     /// The latest year a client may write.
     pub const MAX_YEAR: i32 = 2261;
-    /// The year rule of [`Timestamp::parse`] as a regular expression on the text (the
-    /// rest of the text is the document's `format: date-time`).
-    pub const PATTERN: &str =
-        "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])-";
+    /// What [`Timestamp::parse`] accepts, as a regular expression: the shape of an
+    /// RFC 3339 date-time (no leap second) whose year is from 1678 to 2261 (the document
+    /// adds `format: date-time`, which also rules out days a month does not have).
+    pub const PATTERN: &str = concat!(
+        "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])",
+        r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+    );
 
     /// Parses an RFC 3339 date-time (any offset; it is converted to UTC) whose year, as
     /// written, is from 1678 to 2261: whatever its offset, such a time fits the stores'
     /// range, and a rule on the text is one the OpenAPI document can state exactly.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
-        let parsed = OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| {
+        let bad = || {
             FieldError::new(
                 field,
                 "must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z",
             )
-        })?;
+        };
+        // The `time` crate takes any separator and leap seconds; RFC 3339's `T` (or `t`)
+        // and no leap second is what the document can state.
+        if !matches!(raw.as_bytes().get(10), Some(b'T' | b't')) || raw.get(17..19) == Some("60") {
+            return Err(bad());
+        }
+        let parsed = OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| bad())?;
         Some(parsed)
             .filter(|at| (Self::MIN_YEAR..=Self::MAX_YEAR).contains(&at.year()))
             .and_then(Self::from_datetime)

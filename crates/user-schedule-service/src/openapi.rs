@@ -136,6 +136,7 @@ fn user_id() -> Object {
     schema.min_length = Some(1);
     schema.max_length = Some(UserId::MAX_LEN);
     schema.pattern = Some(UserId::PATTERN.to_owned());
+    schema.examples = vec![json!("alice")];
     schema
 }
 
@@ -369,6 +370,12 @@ fn constrain_event_input(input: &mut Object) {
             .insert(read_only.to_owned(), RefOr::T(Schema::Object(any)));
     }
     input.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+    input.examples = vec![json!({
+        "title": "Standup",
+        "starts_at": "2026-01-31T09:00:00Z",
+        "ends_at": "2026-01-31T09:15:00+00:00",
+        "notes": "Room 4",
+    })];
 }
 
 #[cfg(test)]

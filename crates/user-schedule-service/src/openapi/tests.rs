@@ -194,14 +194,22 @@ fn date_time() -> impl Strategy<Value = String> {
         1..=12u8,
         1..=28u8,
         0..24u8,
+        prop::sample::select(vec!["T", "t", " ", "x"]),
+        prop::sample::select(vec!["00", "59", "60"]),
+        prop::sample::select(vec!["", ".5", ".123456789123"]),
         prop_oneof![
             Just("Z".to_owned()),
-            "[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]"
+            Just("z".to_owned()),
+            "[+-](0[0-9]|1[0-9]|2[0-4]):[0-5][0-9]"
         ],
     )
-        .prop_map(|(year, month, day, hour, offset)| {
-            format!("{year:04}-{month:02}-{day:02}T{hour:02}:30:00{offset}")
-        })
+        .prop_map(
+            |(year, month, day, hour, separator, second, fraction, offset)| {
+                format!(
+                    "{year:04}-{month:02}-{day:02}{separator}{hour:02}:30:{second}{fraction}{offset}"
+                )
+            },
+        )
 }
 
 #[test]
