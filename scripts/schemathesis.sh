@@ -11,6 +11,7 @@
 # log of `s2s up`) are left in the directory printed at the end when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$PWD"
 
 SCHEMATHESIS_VERSION=4.32.5
 examples="${S2S_SCHEMATHESIS_EXAMPLES:-200}"
@@ -77,7 +78,9 @@ run() { # name url [schemathesis options…]
   shift 2
   echo
   echo "== schemathesis: $name ($url/openapi.json)"
-  SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py "$venv/bin/schemathesis" --no-color run \
+  # From the temporary directory: schemathesis keeps state in ./.schemathesis.
+  (cd "$work" && SCHEMATHESIS_HOOKS="$repo/scripts/schemathesis_hooks.py" \
+    "$venv/bin/schemathesis" --no-color run \
     "$url/openapi.json" \
     --phases examples,coverage,fuzzing,stateful \
     --checks all \
@@ -88,7 +91,7 @@ run() { # name url [schemathesis options…]
     --request-timeout 10 \
     --suppress-health-check too_slow,filter_too_much \
     --report junit --report-junit-path "$work/$name.junit.xml" \
-    "$@"
+    "$@")
 }
 status=0
 # The token is a bearer token of user-schedule-service's own issuer, granted both scopes.
