@@ -31,6 +31,12 @@ impl InvalidField {
     }
 }
 
+// The rules below are written twice: as code (the `parse` functions) and as the ECMA-262
+// regular expressions and bounds of the OpenAPI document (the `PATTERN` and `MAX_*`
+// constants, which openapi.rs puts in the document). The document is built from these
+// constants only, and the tests of openapi.rs check each pattern against its parser on
+// generated strings, so a rule changed on one side only fails a test.
+
 // === ArticleId ===
 
 /// An article's id: a random (v4) UUID, assigned by the service.
@@ -44,11 +50,20 @@ impl ArticleId {
         Self(Uuid::new_v4())
     }
 
-    /// Parses the hyphenated form, e.g. `3f0c2b9e-2f6a-4a51-9d43-0c3a3b4f8b11`.
+    /// What [`ArticleId::parse`] accepts, as a regular expression: the hyphenated form.
+    pub const PATTERN: &str =
+        "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
+    /// Parses the hyphenated form (either case), e.g.
+    /// `3f0c2b9e-2f6a-4a51-9d43-0c3a3b4f8b11`: the form the API writes and the document's
+    /// `format: uuid` names; the simple, braced and URN forms are refused.
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
-        Uuid::try_parse(raw)
+        // 36 characters is the hyphenated form only: the other forms have 32, 38 and 45.
+        Some(raw)
+            .filter(|raw| raw.len() == 36)
+            .and_then(|raw| Uuid::try_parse(raw).ok())
             .map(Self)
-            .map_err(|_| InvalidField::new("id", format!("{:?} is not a UUID", truncate(raw))))
+            .ok_or_else(|| InvalidField::new("id", format!("{:?} is not a UUID", truncate(raw))))
     }
 
     /// The UUID.
@@ -85,6 +100,16 @@ pub struct Title(String);
 impl Title {
     /// The longest title accepted, in characters.
     pub const MAX_CHARS: usize = 200;
+
+    /// What [`Title::parse`] accepts besides its length, as a regular expression: no
+    /// control character (Unicode's Cc, what `char::is_control` tests), and at least one
+    /// character that is not whitespace (Unicode's `White_Space`, what `str::trim`
+    /// removes, spelled out so that every regex dialect reads it alike).
+    pub const PATTERN: &str = concat!(
+        r"^[^\u0000-\u001F\u007F-\u009F]*",
+        r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+        r"[^\u0000-\u001F\u007F-\u009F]*$"
+    );
 
     /// Accepts 1 to 200 characters that are not all whitespace and contain no control
     /// characters.
@@ -152,9 +177,21 @@ impl Body {
 pub struct AuthorId(String);
 
 impl AuthorId {
+    /// The longest id accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// What [`AuthorId::parse`] accepts, as a regular expression without look-around
+    /// (which not every dialect has): a first character other than `.`, or `.` and then
+    /// another, or `..` and at least one more.
+    pub const PATTERN: &str = concat!(
+        "^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}",
+        "|[.][A-Za-z0-9_-][A-Za-z0-9._-]{0,62}",
+        "|[.][.][A-Za-z0-9._-]{1,62})$"
+    );
+
     /// Accepts 1 to 64 characters of `[A-Za-z0-9._-]`, other than `.` and `..`.
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
-        if raw.is_empty() || raw.len() > 64 {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
             return Err(InvalidField::new(
                 "author_id",
                 format!("must be 1 to 64 characters, got {}", raw.chars().count()),
@@ -248,14 +285,15 @@ pub struct Article {
     /// Assigned by the service.
     #[schema(value_type = uuid::Uuid)]
     pub id: ArticleId,
-    /// 1 to 200 characters.
-    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    /// 1 to 200 characters, not only whitespace, no control characters.
+    #[schema(value_type = String)]
     pub title: Title,
     /// Up to 100,000 characters.
     #[schema(value_type = String)]
     pub body: Body,
-    /// The author's user id in user-schedule-service.
-    #[schema(value_type = String, pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    /// The author's user id in user-schedule-service: 1 to 64 of `[A-Za-z0-9._-]`, not
+    /// `.` or `..`.
+    #[schema(value_type = String)]
     pub author_id: AuthorId,
     /// When the article is to be published (RFC 3339).
     #[serde(
@@ -311,20 +349,46 @@ impl ArticleInput {
     }
 }
 
-/// Parses an RFC 3339 timestamp into UTC with microsecond precision (what both stores
-/// keep), naming `field` in the error.
+/// The earliest year a timestamp may be written with. user-schedule-service holds the
+/// years 1678 to 2261 as written; a year of margin on each side keeps the publication
+/// event and the author-schedule window around `publish_at` (computed in UTC) inside them.
+pub const TIMESTAMP_MIN_YEAR: i32 = 1679;
+/// The latest year a timestamp may be written with (see [`TIMESTAMP_MIN_YEAR`]).
+pub const TIMESTAMP_MAX_YEAR: i32 = 2260;
+/// What [`parse_timestamp`] accepts, as a regular expression: the shape of an RFC 3339
+/// date-time (no leap second) whose year is from 1679 to 2260 (the document adds `format:
+/// date-time`, which also rules out days a month does not have).
+pub const TIMESTAMP_PATTERN: &str = concat!(
+    "^(1679|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|2260)",
+    r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+);
+
+/// Parses an RFC 3339 timestamp whose year, as written, is from 1679 to 2260 into UTC
+/// with microsecond precision (what both stores keep), naming `field` in the error.
 pub fn parse_timestamp(raw: &str, field: &str) -> Result<OffsetDateTime, InvalidField> {
-    OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-        .map(|t| truncate_to_micros(t.to_offset(time::UtcOffset::UTC)))
-        .map_err(|_| {
-            InvalidField::new(
-                field,
-                format!(
-                    "{:?} is not an RFC 3339 timestamp such as 2026-05-01T09:00:00Z",
-                    truncate(raw)
-                ),
-            )
-        })
+    let bad = || {
+        InvalidField::new(
+            field,
+            format!(
+                "{:?} is not an RFC 3339 timestamp such as 2026-05-01T09:00:00Z",
+                truncate(raw)
+            ),
+        )
+    };
+    // The `time` crate takes any separator and leap seconds; RFC 3339's `T` (or `t`) and
+    // no leap second is what the document can state.
+    if !matches!(raw.as_bytes().get(10), Some(b'T' | b't')) || raw.get(17..19) == Some("60") {
+        return Err(bad());
+    }
+    let parsed = OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| bad())?;
+    if !(TIMESTAMP_MIN_YEAR..=TIMESTAMP_MAX_YEAR).contains(&parsed.year()) {
+        return Err(InvalidField::new(
+            field,
+            "must be between the years 1679 and 2260",
+        ));
+    }
+    Ok(truncate_to_micros(parsed.to_offset(time::UtcOffset::UTC)))
 }
 
 /// A clock reading as a UTC timestamp with microsecond precision.

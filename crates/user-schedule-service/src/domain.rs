@@ -31,6 +31,12 @@ impl fmt::Display for FieldError {
     }
 }
 
+// The rules below are written twice: as code (the `parse` functions) and as the ECMA-262
+// regular expressions and bounds of the OpenAPI document (the `PATTERN`, `MAX_*` and
+// `*_YEAR` constants, which openapi.rs puts in the document). The document is built from
+// these constants only, and the tests of openapi.rs check each pattern against its
+// parser on generated strings, so a rule changed on one side only fails a test.
+
 /// A user id: 1 to 64 characters of `[A-Za-z0-9._-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserId(String);
@@ -38,6 +44,9 @@ pub struct UserId(String);
 impl UserId {
     /// The longest id accepted.
     pub const MAX_LEN: usize = 64;
+
+    /// What [`UserId::parse`] accepts, as a regular expression.
+    pub const PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
 
     /// Accepts 1 to 64 characters of ASCII letters, digits, `.`, `_` and `-`.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
@@ -73,11 +82,19 @@ impl fmt::Display for UserId {
 pub struct EventId(Uuid);
 
 impl EventId {
-    /// Accepts a UUID in any of the forms the `uuid` crate parses.
+    /// What [`EventId::parse`] accepts, as a regular expression: the hyphenated form.
+    pub const PATTERN: &str =
+        "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
+    /// Accepts a UUID in its hyphenated form (either case), the form the API writes and
+    /// the document's `format: uuid` names; the simple, braced and URN forms are refused.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        Uuid::try_parse(raw)
+        // 36 characters is the hyphenated form only: the other forms have 32, 38 and 45.
+        Some(raw)
+            .filter(|raw| raw.len() == 36)
+            .and_then(|raw| Uuid::try_parse(raw).ok())
             .map(Self)
-            .map_err(|_| FieldError::new("event_id", "must be a UUID"))
+            .ok_or_else(|| FieldError::new("event_id", "must be a UUID"))
     }
 
     /// A version 4 UUID made from 16 random bytes.
@@ -110,6 +127,16 @@ pub struct Title(String);
 impl Title {
     /// The longest title accepted, in characters (Unicode scalar values).
     pub const MAX_CHARS: usize = 200;
+
+    /// What [`Title::parse`] accepts besides its length, as a regular expression: no
+    /// control character, and at least one character that is not whitespace (Unicode's
+    /// `White_Space`, what `str::trim` removes, spelled out so that every regex dialect
+    /// reads it alike).
+    pub const PATTERN: &str = concat!(
+        r"^[^\u0000-\u001F\u007F-\u009F]*",
+        r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+        r"[^\u0000-\u001F\u007F-\u009F]*$"
+    );
 
     /// Accepts 1 to 200 characters that are not all whitespace and contain no control
     /// characters. The title is kept exactly as sent.
@@ -172,15 +199,37 @@ impl Notes {
 pub struct Timestamp(i64);
 
 impl Timestamp {
-    /// Parses an RFC 3339 date-time (any offset; it is converted to UTC).
+    /// The earliest year a client may write.
+    pub const MIN_YEAR: i32 = 1678;
+    /// The latest year a client may write.
+    pub const MAX_YEAR: i32 = 2261;
+    /// What [`Timestamp::parse`] accepts, as a regular expression: the shape of an
+    /// RFC 3339 date-time (no leap second) whose year is from 1678 to 2261 (the document
+    /// adds `format: date-time`, which also rules out days a month does not have).
+    pub const PATTERN: &str = concat!(
+        "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])",
+        r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+    );
+
+    /// Parses an RFC 3339 date-time (any offset; it is converted to UTC) whose year, as
+    /// written, is from 1678 to 2261: whatever its offset, such a time fits the stores'
+    /// range, and a rule on the text is one the OpenAPI document can state exactly.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
-        let parsed = OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| {
+        let bad = || {
             FieldError::new(
                 field,
                 "must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z",
             )
-        })?;
-        Self::from_datetime(parsed)
+        };
+        // The `time` crate takes any separator and leap seconds; RFC 3339's `T` (or `t`)
+        // and no leap second is what the document can state.
+        if !matches!(raw.as_bytes().get(10), Some(b'T' | b't')) || raw.get(17..19) == Some("60") {
+            return Err(bad());
+        }
+        let parsed = OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| bad())?;
+        Some(parsed)
+            .filter(|at| (Self::MIN_YEAR..=Self::MAX_YEAR).contains(&at.year()))
+            .and_then(Self::from_datetime)
             .ok_or_else(|| FieldError::new(field, "must be between the years 1678 and 2261"))
     }
 
@@ -455,8 +504,9 @@ mod tests {
             proptest::prop_assert_eq!(id.as_str(), raw.as_str());
         }
 
+        // Every time of the years a client may write (1678-01-01 to 2261-12-31, UTC).
         #[test]
-        fn timestamps_round_trip_through_text(nanos in proptest::num::i64::ANY) {
+        fn timestamps_round_trip_through_text(nanos in -9_214_560_000_000_000_000i64..9_214_646_400_000_000_000) {
             let t = Timestamp::from_unix_nanos(nanos);
             proptest::prop_assert_eq!(Timestamp::parse("from", &t.to_string()).unwrap(), t);
         }

@@ -32,17 +32,18 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The body of `POST /articles` and `PUT /articles/{id}` (documentation only: the handlers
-/// validate field by field so that every error is reported at once).
+/// validate field by field so that every error is reported at once). The rules of each
+/// field, and the read-only members accepted and ignored, are put into the document by
+/// openapi.rs, from the validators' constants.
 #[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)] // Only its schema is used.
 pub(crate) struct ArticleWrite {
-    /// 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1 to 200 characters, not only whitespace, no control characters.
     title: String,
     /// Up to 100,000 characters.
     body: String,
-    /// The author's user id in user-schedule-service.
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    /// The author's user id in user-schedule-service: 1 to 64 of `[A-Za-z0-9._-]`, not
+    /// `.` or `..`.
     author_id: String,
     /// When to publish (RFC 3339), or null.
     #[schema(format = DateTime)]
@@ -75,7 +76,10 @@ pub(crate) struct ListQuery {
 
 /// Fields the service sets; a client may send them back (e.g. `PUT` what it `GET`), and
 /// they are ignored.
-const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "schedule_event_id"];
+pub(crate) const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "schedule_event_id"];
+
+/// The members a client writes.
+pub(crate) const WRITABLE: &[&str] = &["title", "body", "author_id", "publish_at", "status"];
 
 /// Validates a write body, reporting every bad field at once.
 pub(crate) fn parse_input(body: &Map<String, Value>) -> Result<ArticleInput, ApiError> {
@@ -120,8 +124,7 @@ pub(crate) fn parse_input(body: &Map<String, Value>) -> Result<ArticleInput, Api
         None => Some(Status::Draft),
     };
     for name in body.keys() {
-        let known = ["title", "body", "author_id", "publish_at", "status"];
-        if !known.contains(&name.as_str()) && !READ_ONLY.contains(&name.as_str()) {
+        if !WRITABLE.contains(&name.as_str()) && !READ_ONLY.contains(&name.as_str()) {
             errors.push(InvalidField::new(
                 name.chars().take(64).collect::<String>(),
                 "is not a field of an article",
@@ -144,7 +147,7 @@ pub(crate) fn parse_input(body: &Map<String, Value>) -> Result<ArticleInput, Api
     }
 }
 
-fn parse_page(query: &QueryPairs) -> Result<PageRequest, ApiError> {
+pub(crate) fn parse_page(query: &QueryPairs) -> Result<PageRequest, ApiError> {
     query.only(&["limit", "cursor", "status"])?;
     let limit = match query.get("limit") {
         None => DEFAULT_LIMIT,
@@ -190,8 +193,8 @@ fn parse_page(query: &QueryPairs) -> Result<PageRequest, ApiError> {
     params(ListQuery),
     responses(
         (status = 200, description = "One page", body = ArticlePage),
-        (status = 400, description = "Malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A limit that is not an integer, a cursor this service did not return, or an unknown or repeated parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A limit out of range, or an unknown status", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list_articles(
@@ -211,9 +214,11 @@ pub(crate) async fn list_articles(
     post, path = "/articles", tag = "articles",
     request_body = ArticleWrite,
     responses(
-        (status = 201, description = "Created; `Location` names it", body = Article),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Created", body = Article, headers(
+            ("Location" = String, description = "The article's URL"),
+        )),
+        (status = 400, description = "Malformed JSON, or not an object", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown members (every one is named)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn create_article(
@@ -235,9 +240,10 @@ pub(crate) async fn create_article(
 /// Read an article.
 #[utoipa::path(
     get, path = "/articles/{id}", tag = "articles",
-    params(("id" = uuid::Uuid, Path, description = "The article's id")),
+    params(("id" = String, Path, description = "The article's id (a UUID)")),
     responses(
         (status = 200, description = "The article", body = Article),
+        (status = 400, description = "A path that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -257,13 +263,13 @@ pub(crate) async fn get_article(
 /// Replace an article's fields (all of them: an absent `publish_at` clears it).
 #[utoipa::path(
     put, path = "/articles/{id}", tag = "articles",
-    params(("id" = uuid::Uuid, Path, description = "The article's id")),
+    params(("id" = String, Path, description = "The article's id (a UUID)")),
     request_body = ArticleWrite,
     responses(
         (status = 200, description = "The article as replaced", body = Article),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, not an object, or a path that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown members (every one is named)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn replace_article(
@@ -284,9 +290,10 @@ pub(crate) async fn replace_article(
 /// Delete an article. (An event already booked in the author's schedule stays there.)
 #[utoipa::path(
     delete, path = "/articles/{id}", tag = "articles",
-    params(("id" = uuid::Uuid, Path, description = "The article's id")),
+    params(("id" = String, Path, description = "The article's id (a UUID)")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "A path that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
     )
 )]

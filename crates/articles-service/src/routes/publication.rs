@@ -73,10 +73,12 @@ fn shift(t: OffsetDateTime, by: Duration, forward: bool) -> Result<OffsetDateTim
 /// `user-schedule-service/schedule.read`.
 #[utoipa::path(
     get, path = "/articles/{id}/author-schedule", tag = "publication",
-    params(("id" = uuid::Uuid, Path, description = "The article's id")),
+    params(("id" = String, Path, description = "The article's id (a UUID)")),
     responses(
         (status = 200, description = "The author's events in the window", body = AuthorSchedule),
+        (status = 400, description = "A path that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The article's publish_at is too far from today for a window", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "user-schedule-service or the token endpoint refused", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "user-schedule-service unreachable", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "user-schedule-service timed out", body = Problem, content_type = "application/problem+json"),
@@ -126,13 +128,14 @@ pub(crate) fn event_title(title: &Title) -> String {
 /// failed attempt left in the author's schedule (found there and recorded).
 #[utoipa::path(
     post, path = "/articles/{id}/publication", tag = "publication",
-    params(("id" = uuid::Uuid, Path, description = "The article's id")),
+    params(("id" = String, Path, description = "The article's id (a UUID)")),
     responses(
         (status = 201, description = "Booked now", body = Article),
         (status = 200, description = "Already booked (here or found upstream); nothing was booked", body = Article),
+        (status = 400, description = "A path that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such article", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another request is booking it right now", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The article has no publish_at", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The article has no publish_at, or one too far from today", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "user-schedule-service or the token endpoint refused; the article is unchanged", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "user-schedule-service unreachable; the article is unchanged", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "user-schedule-service timed out; the article is unchanged", body = Problem, content_type = "application/problem+json"),

@@ -66,7 +66,8 @@ impl From<&Event> for EventBody {
 }
 
 /// What `POST` and `PUT` take. Read-only fields of [`EventBody`] may be echoed back and
-/// are ignored; other unknown fields are refused (422).
+/// are ignored; other unknown fields are refused (422). The rules of each field are put
+/// into the document by openapi.rs, from the validators' constants.
 #[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)] // Documentation only: bodies are validated by `EventDraft::from_json`.
 pub(crate) struct EventInput {
@@ -174,7 +175,7 @@ fn draft_from_body(
 
 /// `If-Match`: `None` for no header or `*`, otherwise the versions the caller accepts
 /// (empty when no strong tag of ours is listed, which can never match).
-fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<Vec<i64>>, ApiError> {
     let mut versions = Vec::new();
     let mut any = false;
     let mut seen = false;
@@ -231,7 +232,7 @@ fn with_etag(mut response: Response, event: &Event) -> Response {
     response
 }
 
-fn encode_cursor(event: &Event) -> String {
+pub(crate) fn encode_cursor(event: &Event) -> String {
     URL_SAFE_NO_PAD.encode(format!(
         "{}:{}",
         event.draft.starts_at.unix_nanos(),
@@ -249,7 +250,9 @@ fn decode_cursor(raw: &str) -> Result<(Timestamp, EventId), FieldError> {
     Ok((Timestamp::from_unix_nanos(nanos), id))
 }
 
-fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, Vec<FieldError>> {
+pub(crate) fn parse_list_query(
+    params: &HashMap<String, String>,
+) -> Result<ListQuery, Vec<FieldError>> {
     let mut errors = Vec::new();
     let from = params.get("from").and_then(|raw| {
         Timestamp::parse("from", raw)
@@ -300,9 +303,7 @@ fn parse_list_query(params: &HashMap<String, String>) -> Result<ListQuery, Vec<F
     params(UserPath, ListParams),
     responses(
         (status = 200, description = "One page of events", body = SchedulePage),
-        (status = 400, description = "A malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one (RFC 6750)"),
-        (status = 403, description = "The token lacks schedule.read (RFC 6750)"),
+        (status = 400, description = "A malformed user_id, from, to or limit, to not after from, or a cursor this service did not issue", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list_schedule(
@@ -356,12 +357,12 @@ pub(crate) async fn list_schedule(
     params(UserPath),
     request_body = EventInput,
     responses(
-        (status = 201, description = "Created; Location and ETag are set", body = EventBody),
-        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one (RFC 6750)"),
-        (status = 403, description = "The token lacks schedule.update (RFC 6750)"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Created", body = EventBody, headers(
+            ("Location" = String, description = "The event's URL"),
+            ("ETag" = String, description = "The event's version, for If-Match"),
+        )),
+        (status = 400, description = "Malformed JSON, not an object, or a malformed user_id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field values (every one is named), or ends_at not after starts_at", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn create_event(
@@ -398,10 +399,10 @@ pub(crate) async fn create_event(
     tag = "schedule",
     params(EventPath),
     responses(
-        (status = 200, description = "The event; ETag is set", body = EventBody),
-        (status = 400, description = "A malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one (RFC 6750)"),
-        (status = 403, description = "The token lacks schedule.read (RFC 6750)"),
+        (status = 200, description = "The event", body = EventBody, headers(
+            ("ETag" = String, description = "The event's version, for If-Match"),
+        )),
+        (status = 400, description = "A malformed user_id or event_id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown user or event", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -425,14 +426,15 @@ pub(crate) async fn get_event(
     params(EventPath, ("If-Match" = Option<String>, Header, description = "An ETag from a previous read, or *")),
     request_body = EventInput,
     responses(
-        (status = 200, description = "Replaced; the new ETag is set", body = EventBody),
-        (status = 400, description = "Malformed JSON, id or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one (RFC 6750)"),
-        (status = 403, description = "The token lacks schedule.update (RFC 6750)"),
+        (status = 200, description = "Replaced", body = EventBody, headers(
+            ("ETag" = String, description = "The event's new version"),
+        )),
+        (status = 400, description = "Malformed JSON, not an object, a malformed user_id, event_id or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown user or event", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match the current ETag", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the current ETag", body = Problem, content_type = "application/problem+json", headers(
+            ("ETag" = String, description = "The event's current version"),
+        )),
+        (status = 422, description = "Invalid field values (every one is named), or ends_at not after starts_at", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn replace_event(
@@ -464,11 +466,11 @@ pub(crate) async fn replace_event(
     params(EventPath, ("If-Match" = Option<String>, Header, description = "An ETag from a previous read, or *")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "A malformed id or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one (RFC 6750)"),
-        (status = 403, description = "The token lacks schedule.update (RFC 6750)"),
+        (status = 400, description = "A malformed user_id, event_id or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown user or event", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match the current ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the current ETag", body = Problem, content_type = "application/problem+json", headers(
+            ("ETag" = String, description = "The event's current version"),
+        )),
     )
 )]
 pub(crate) async fn delete_event(
