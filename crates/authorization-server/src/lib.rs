@@ -92,11 +92,11 @@ pub mod validity;
 
 pub use admin::{AdminOperation, OPERATIONS as ADMIN_OPERATIONS};
 pub use error::{ConfigError, StoreError};
+pub use pretoken::DEFAULT_TIMEOUT as DEFAULT_LAMBDA_TIMEOUT;
+pub use rate_limit::RateLimit;
 pub use signer::{
     DEFAULT_QUEUE as DEFAULT_SIGNING_QUEUE, default_threads as default_signing_threads,
 };
-pub use pretoken::DEFAULT_TIMEOUT as DEFAULT_LAMBDA_TIMEOUT;
-pub use rate_limit::RateLimit;
 pub use validity::TimeUnit;
 
 /// Largest request body accepted by the admin API and the token endpoint, in bytes.

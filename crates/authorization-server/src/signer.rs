@@ -20,7 +20,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use oauth_proto::AccessTokenClaims;
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;

@@ -35,9 +35,9 @@ use oauth_proto::{
 use crate::AppState;
 use crate::error::StoreError;
 use crate::grants::Grant;
-use crate::signer::SignError;
 use crate::pretoken::{ClientMetadata, HookError};
 use crate::rate_limit::TooManyRequests;
+use crate::signer::SignError;
 
 /// Compared against when the client is unknown, so that an unknown client id and a wrong
 /// secret take the same time.
@@ -348,7 +348,9 @@ pub(crate) async fn issue_to(
     let claims = crate::pretoken::customise(state, grant, claims, metadata)
         .await
         .map_err(IssueError::Hook)?;
-    sign_and_respond(state, grant, claims, lifetime).await.map_err(IssueError::Refused)
+    sign_and_respond(state, grant, claims, lifetime)
+        .await
+        .map_err(IssueError::Refused)
 }
 
 /// Why [`issue_to`] issued nothing: a refusal of the token endpoint's own steps, or the

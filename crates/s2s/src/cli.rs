@@ -302,12 +302,12 @@ pub(crate) enum ServeRole {
     /// The local Cognito-compatible authorization server: admin API (AWS JSON 1.1),
     /// token endpoint, JWKS and discovery, on one host; with --stack, provisioned before
     /// it accepts connections.
-    AuthorizationServer(ServeAuthorizationServerArgs),
+    // Boxed, like articles-service's: the largest variants by far.
+    AuthorizationServer(Box<ServeAuthorizationServerArgs>),
     /// The resource server: users' schedules behind scope checks.
     UserScheduleService(UserScheduleServiceArgs),
     /// The client service: the articles API, calling user-schedule-service with its own
     /// access token.
-    // Boxed: its flags make it the largest variant by far.
     ArticlesService(Box<ArticlesServiceArgs>),
 }
 

@@ -17,7 +17,6 @@
 //! in flight and close, and `serve` returns once all of them have.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
