@@ -5,7 +5,7 @@
 #
 #   bash scripts/schemathesis.sh            # from anywhere in the repository
 #
-# Environment: S2S_SCHEMATHESIS_EXAMPLES (examples per operation and phase, default 200),
+# Environment: S2S_SCHEMATHESIS_EXAMPLES (examples per operation and phase, default 100),
 # S2S_SCHEMATHESIS_SEED (default 20261207), S2S_SCHEMATHESIS_VENV (where schemathesis is
 # installed; default ~/.cache/s2s-schemathesis/<version>). A run's reports (JUnit, and a
 # log of `s2s up`) are left in the directory printed at the end when it fails.
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 repo="$PWD"
 
 SCHEMATHESIS_VERSION=4.32.5
-examples="${S2S_SCHEMATHESIS_EXAMPLES:-200}"
+examples="${S2S_SCHEMATHESIS_EXAMPLES:-100}"
 seed="${S2S_SCHEMATHESIS_SEED:-20261207}"
 venv="${S2S_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/s2s-schemathesis/$SCHEMATHESIS_VERSION}"
 python="$(command -v python3.11 || command -v python3)"
