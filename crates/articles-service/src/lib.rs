@@ -107,6 +107,7 @@ mod routes;
 mod schedule;
 pub mod store;
 mod tokens;
+mod trace_propagation;
 mod write_auth;
 
 use error::ApiError;
@@ -250,6 +251,8 @@ impl AppState {
                         config.scope_refresh_max_wait,
                     ),
             )
+            // Innermost: one client span per request sent, its context in `traceparent`.
+            .with(trace_propagation::TracePropagation)
             .build();
         Self::from_parts(config, store, http, Arc::new(tokens), clock)
     }
@@ -326,7 +329,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
-    server_kit::layers::instrument(routes)
+    server_kit::layers::instrument(routes, SERVICE)
 }
 
 /// The `service` label of the HTTP metrics and the name in the logs: `s2s up` runs every

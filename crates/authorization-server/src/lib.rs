@@ -366,8 +366,11 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
-    server_kit::layers::instrument(routes)
+    server_kit::layers::instrument(routes, SERVER)
 }
+
+/// The server's name in its logs and trace spans.
+const SERVER: &str = "authorization-server";
 
 /// `GET /`: what a person opening the server's URL in a browser needs, the endpoints.
 async fn index() -> &'static str {
@@ -443,7 +446,7 @@ pub async fn serve_with(
         .config()
         .check_listen_addr(listener.local_addr()?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    server_kit::serve_with("authorization-server", config, listener, router, shutdown).await
+    server_kit::serve_with(SERVER, config, listener, router, shutdown).await
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::limits::ConnectionLimits;
+use crate::traces::TraceArgs;
 
 /// Secure service-to-service calls with the OAuth 2.0 client-credentials grant on
 /// Amazon Cognito, or on the local Cognito-compatible authorization server.
@@ -60,6 +61,31 @@ pub(crate) enum Command {
     /// Show the authorization server's audit trail: the last token requests (issued or
     /// refused) and admin writes, one line each, and optionally follow new ones.
     Audit(AuditArgs),
+}
+
+impl Command {
+    /// The trace settings of a command that runs servers, with the service name its
+    /// spans carry by default; `None` for the one-shot commands, which export nothing.
+    pub(crate) fn traces(&self) -> Option<(&TraceArgs, &'static str)> {
+        match self {
+            Self::Up(args) => Some((&args.traces, "s2s")),
+            Self::Serve(ServeRole::AuthorizationServer(args)) => {
+                Some((&args.traces, "authorization-server"))
+            }
+            Self::Serve(ServeRole::UserScheduleService(args)) => {
+                Some((&args.traces, "user-schedule-service"))
+            }
+            Self::Serve(ServeRole::ArticlesService(args)) => {
+                Some((&args.traces, "articles-service"))
+            }
+            Self::Provision(_)
+            | Self::Token(_)
+            | Self::Inspect(_)
+            | Self::Keys(_)
+            | Self::Secrets(_)
+            | Self::Audit(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +204,9 @@ pub(crate) struct UpArgs {
 
     #[command(flatten)]
     pub(crate) rate_limits: TokenRateLimits,
+
+    #[command(flatten)]
+    pub(crate) traces: TraceArgs,
 }
 
 /// The token endpoint's rate limits, both off unless given.
@@ -435,6 +464,9 @@ pub(crate) struct ServeAuthorizationServerArgs {
     #[command(flatten)]
     pub(crate) server: AuthorizationServerArgs,
 
+    #[command(flatten)]
+    pub(crate) traces: TraceArgs,
+
     /// Serve the admin API without admin credentials on a non-loopback address: anyone
     /// who can reach the port can then create clients and mint tokens. For a throwaway
     /// server on a network that only you reach, such as a container's port published on
@@ -485,6 +517,9 @@ pub(crate) struct UserScheduleServiceArgs {
 
     #[command(flatten)]
     pub(crate) data_dir: DataDir,
+
+    #[command(flatten)]
+    pub(crate) traces: TraceArgs,
 
     /// Issuer whose access tokens are accepted, e.g.
     /// https://cognito-idp.<region>.amazonaws.com/<userPoolId> or
@@ -641,6 +676,9 @@ pub(crate) struct ArticlesServiceArgs {
 
     #[command(flatten)]
     pub(crate) data_dir: DataDir,
+
+    #[command(flatten)]
+    pub(crate) traces: TraceArgs,
 
     #[command(flatten)]
     pub(crate) client: ClientCredentialsArgs,

@@ -28,6 +28,7 @@ mod stack;
 mod telemetry;
 mod terminal;
 mod token;
+mod traces;
 mod up;
 
 use std::process::ExitCode;
@@ -47,7 +48,19 @@ fn main() -> ExitCode {
         | Command::Secrets(_)
         | Command::Audit(_) => "warn",
     };
-    if let Err(err) = telemetry::init_logging(cli.log_format, default_level) {
+    // Before the runtime, and dropped after it (the end of `main`): the exporter's HTTP
+    // client blocks on a thread of its own.
+    let traces = match cli.command.traces() {
+        Some((args, service)) => match traces::Traces::start(args, service) {
+            Ok(traces) => traces,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    if let Err(err) = telemetry::init(cli.log_format, default_level, traces.as_ref()) {
         eprintln!("error: {err:#}");
         return ExitCode::FAILURE;
     }
@@ -58,7 +71,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let outcome = runtime.block_on(run(cli.command));
+    // The servers' tasks end with the runtime, before the last spans are flushed.
+    drop(runtime);
+    drop(traces);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // `{:#}` prints the whole cause chain on one line: what failed and why.

@@ -7,26 +7,38 @@ use std::task::{Context, Poll};
 
 use anyhow::Context as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::cli::LogFormat;
+use crate::traces::Traces;
 
 /// Logs go to stderr so that commands printing results (`s2s token`) keep stdout clean.
 /// `default_level` applies when RUST_LOG is not set: `info` for the servers, `warn` for
 /// one-shot commands whose output is the point.
-pub(crate) fn init_logging(format: LogFormat, default_level: &str) -> anyhow::Result<()> {
+///
+/// With `traces`, spans are also exported, under their own filter (see
+/// [`crate::traces`]): RUST_LOG filters the logs only.
+pub(crate) fn init(
+    format: LogFormat,
+    default_level: &str,
+    traces: Option<&Traces>,
+) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // Colours only on a terminal: a log file or a CI log gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let result = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let logs = match format {
+        LogFormat::Human => logs.boxed(),
+        LogFormat::Json => logs.json().flatten_event(true).boxed(),
     };
-    result
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(traces.map(Traces::layer))
+        .try_init()
         .map_err(|err| anyhow::anyhow!("{err}"))
         .context("cannot set up logging")
 }

@@ -244,6 +244,8 @@ async fn start(
         data_dir: DataDir {
             data_dir: data_dir.clone(),
         },
+        // The process's exporter, set up from `s2s up`'s own flags, serves all three.
+        traces: args.traces.clone(),
         issuers: vec![issuer],
         client_ids: vec![outputs.client_id.clone()],
         allow_any_client: false,
@@ -282,6 +284,7 @@ async fn start(
         data_dir: DataDir {
             data_dir: data_dir.clone(),
         },
+        traces: args.traces.clone(),
         client: ClientCredentialsArgs {
             token_url: url::Url::parse(&outputs.token_url)
                 .context("the provisioned token URL is not a URL")?,

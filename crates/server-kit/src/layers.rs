@@ -1,25 +1,30 @@
 //! The layers around every route: request ids, the trace span, error logging.
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::middleware;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 
 /// The header that carries the request id.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Wraps `router` so that every request (routed or not):
+/// Wraps `router` of the server `server` (its name, as in its logs) so that every
+/// request (routed or not):
 ///
 /// 1. gets an `x-request-id` (a fresh UUID unless the client sent one), which the response
 ///    echoes;
-/// 2. runs in a span `request` with `method`, `path` and `request_id` — never headers
-///    (they carry tokens and SigV4 signatures) and never the query string — and logs its
-///    status and latency at `info`;
+/// 2. runs in a span `request` with `server`, `method`, `path`, `route` and `request_id`
+///    — never headers (they carry tokens and SigV4 signatures) and never the query string
+///    — which continues the caller's trace when the request carries a W3C `traceparent`
+///    ([`crate::trace_context`]), records the response `status`, and logs status and
+///    latency at `info`;
 /// 3. has the error it failed with logged inside that span ([`crate::errors::log_errors`]).
-pub fn instrument(router: Router) -> Router {
+pub fn instrument(router: Router, server: &'static str) -> Router {
     let x_request_id = HeaderName::from_static(REQUEST_ID);
     router.layer(
         ServiceBuilder::new()
@@ -29,25 +34,55 @@ pub fn instrument(router: Router) -> Router {
             ))
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(make_span)
-                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                    .make_span_with(move |request: &Request| make_span(server, request))
+                    .on_response(on_response),
             )
             .layer(PropagateRequestIdLayer::new(x_request_id))
             .layer(middleware::from_fn(crate::errors::log_errors)),
     )
 }
 
-/// The span of one request: method, path and request id.
-fn make_span(request: &Request) -> tracing::Span {
+/// The span of one request. The `otel.*` fields name and classify the span for
+/// OpenTelemetry (`tracing-opentelemetry` reads them); the route (the path pattern, not
+/// the path) keeps span names few.
+fn make_span(server: &'static str, request: &Request) -> tracing::Span {
     let request_id = request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!(
+    // `Router::layer` runs after routing: the matched route is known here (none for a 404).
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("", MatchedPath::as_str);
+    let span = tracing::info_span!(
         "request",
+        otel.name = %format_args!("{} {}", request.method(), if route.is_empty() { "unrouted" } else { route }),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        server,
         method = %request.method(),
         path = %request.uri().path(),
+        route,
         request_id = %request_id,
-    )
+        status = tracing::field::Empty,
+    );
+    crate::trace_context::continue_trace(&span, request.headers());
+    span
+}
+
+/// Records the status on the request's span (an error status for OpenTelemetry on a 5xx,
+/// as its HTTP conventions say for servers) and logs status and latency at `info`.
+fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    let status = response.status();
+    span.record("status", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    tracing::info!(
+        status = status.as_u16(),
+        latency_ms = latency.as_millis() as u64,
+        "finished processing request"
+    );
 }

@@ -6,8 +6,11 @@
 //!   ([`ServeConfig`]: header-read, request and idle timeouts, a connection cap), drain
 //!   the requests in flight on shutdown;
 //! - [`layers::instrument`]: set and propagate `x-request-id`, open one trace span per
-//!   request (method, path, request id — never headers, never the query string) and log,
-//!   inside that span, the error a response was made from;
+//!   request (server, method, path, route, request id — never headers, never the query
+//!   string) that continues the caller's W3C trace, and log, inside that span, the error
+//!   a response was made from;
+//! - [`trace_context`]: carry the trace context over HTTP (`traceparent`) into and out
+//!   of a server;
 //! - [`errors`]: how a handler's error reaches that log ([`errors::ErrorReport`] in the
 //!   response extensions), so no service logs in its `IntoResponse`;
 //! - [`metrics::track`]: `http_requests_total`, `http_request_duration_seconds` and
@@ -23,7 +26,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
-//! let router = server_kit::layers::instrument(axum::Router::new());
+//! let router = server_kit::layers::instrument(axum::Router::new(), "my-service");
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! server_kit::serve("my-service", listener, router, async {
 //!     let _ = tokio::signal::ctrl_c().await;
@@ -37,6 +40,7 @@ pub mod errors;
 pub mod layers;
 pub mod metrics;
 mod serve;
+pub mod trace_context;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 

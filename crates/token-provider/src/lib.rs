@@ -17,7 +17,12 @@
 //!   are not retried in a loop; after any failed refresh a backoff keeps callers from
 //!   turning into a request storm;
 //! - with the `middleware` feature, [`BearerMiddleware`] attaches the token to requests
-//!   for chosen hosts and replaces a token a server refuses with `invalid_token`.
+//!   for chosen hosts and replaces a token a server refuses with `invalid_token`;
+//! - every call runs in a `tracing` debug span `token.acquire` (its `outcome`: `cached`,
+//!   `joined`, `refreshed` or `backoff`), every refresh in `token.refresh` and every
+//!   request in `token.request`; with the `opentelemetry` feature the request carries the
+//!   span's W3C `traceparent`, so an OpenTelemetry trace crosses to the token endpoint.
+//!   Spans never hold the secret or the token.
 //!
 //! It deliberately does not verify tokens (that is the resource server's job, see the
 //! `jwt-verifier` crate), read configuration from the environment, or support other
@@ -95,6 +100,8 @@ mod provider;
 mod secret;
 mod stats;
 mod token;
+#[cfg(feature = "opentelemetry")]
+mod trace_context;
 mod wire;
 
 pub use self::http::HttpClient;

@@ -40,6 +40,7 @@ use oauth_proto::time::{Clock, unix_seconds};
 use oauth_proto::{ClientId, Scopes};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use crate::builder::TokenProviderBuilder;
 use crate::error::{HttpErrorKind, TokenError};
@@ -163,8 +164,12 @@ impl TokenProvider {
     /// failed refresh it returns that failure at once.
     pub async fn token(&self) -> Result<AccessToken, TokenError> {
         let inner = &self.inner;
+        let span = acquire_span(&inner.config);
         let now = inner.clock.now();
         let pending = {
+            // Entered only for this block (never across an `.await`): a refresh started
+            // here is this span's child.
+            let _entered = span.enter();
             let mut state = lock(&inner.state);
             if let Some(current) = &state.current
                 && now < current.token.expires_at()
@@ -175,15 +180,13 @@ impl TokenProvider {
                     drop(inner.start_refresh(&mut state));
                 }
                 drop(state);
+                span.record("outcome", "cached");
                 inner.update_gauge(now, &token, false);
                 return Ok(token);
             }
-            match inner.join_or_start(&mut state, now) {
-                Ok(pending) => pending,
-                Err(error) => return Err(error),
-            }
+            inner.join_or_start(&mut state, now, &span)?
         };
-        pending.await
+        pending.instrument(span).await
     }
 
     /// Forces a new token, joining the refresh in flight if there is one.
@@ -191,15 +194,14 @@ impl TokenProvider {
     /// During the failure backoff after a failed refresh, returns that failure at once
     /// rather than making a request.
     pub async fn refresh(&self) -> Result<AccessToken, TokenError> {
+        let span = acquire_span(&self.inner.config);
         let now = self.inner.clock.now();
         let pending = {
+            let _entered = span.enter();
             let mut state = lock(&self.inner.state);
-            match self.inner.join_or_start(&mut state, now) {
-                Ok(pending) => pending,
-                Err(error) => return Err(error),
-            }
+            self.inner.join_or_start(&mut state, now, &span)?
         };
-        pending.await
+        pending.instrument(span).await
     }
 
     /// Replaces `rejected`, a token a resource server refused, unless it was already
@@ -209,21 +211,21 @@ impl TokenProvider {
         &self,
         rejected: &AccessToken,
     ) -> Result<AccessToken, TokenError> {
+        let span = acquire_span(&self.inner.config);
         let now = self.inner.clock.now();
         let pending = {
+            let _entered = span.enter();
             let mut state = lock(&self.inner.state);
             if let Some(current) = &state.current
                 && !current.token.same_as(rejected)
                 && now < current.token.expires_at()
             {
+                span.record("outcome", "cached");
                 return Ok(current.token.clone());
             }
-            match self.inner.join_or_start(&mut state, now) {
-                Ok(pending) => pending,
-                Err(error) => return Err(error),
-            }
+            self.inner.join_or_start(&mut state, now, &span)?
         };
-        pending.await
+        pending.instrument(span).await
     }
 
     /// The cached token if it has not expired; never touches the network. Meant for
@@ -242,6 +244,18 @@ impl TokenProvider {
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
     }
+}
+
+/// The span of one call for a token: `outcome` says how it was served — `cached`,
+/// `joined` (a refresh was already in flight), `refreshed` (this call started one) or
+/// `backoff` (the last failure, returned at once). A debug span: disabled, and nearly
+/// free, unless a subscriber (a trace exporter) wants it. Never the token.
+fn acquire_span(config: &Config) -> tracing::Span {
+    tracing::debug_span!(
+        "token.acquire",
+        client_id = config.client_id.as_str(),
+        outcome = tracing::field::Empty,
+    )
 }
 
 impl fmt::Debug for TokenProvider {
@@ -287,27 +301,48 @@ impl State {
 // === impl Inner ===
 
 impl Inner {
-    /// The refresh in flight, a new one, or the last failure during the backoff.
+    /// The refresh in flight, a new one, or the last failure during the backoff; which
+    /// one is recorded as `span`'s outcome.
     fn join_or_start(
         self: &Arc<Self>,
         state: &mut State,
         now: SystemTime,
+        span: &tracing::Span,
     ) -> Result<SharedRefresh, TokenError> {
         if let Some(pending) = &state.refresh {
+            span.record("outcome", "joined");
             return Ok(pending.clone());
         }
         if !state.may_request()
             && let Some((error, attempts)) = &state.last_failure
         {
+            span.record("outcome", "backoff");
             return Err(state.give_up_error(error, *attempts, now));
         }
+        span.record("outcome", "refreshed");
         Ok(self.start_refresh(state))
     }
 
     /// Starts a refresh and spawns a task that drives it to completion whoever waits.
+    /// Its span, `token.refresh`, is a child of the current span: the call that needed
+    /// the token, or none for a background refresh.
     fn start_refresh(self: &Arc<Self>, state: &mut State) -> SharedRefresh {
         let inner = Arc::clone(self);
-        let pending = async move { inner.run_refresh().await }.boxed().shared();
+        let span = tracing::debug_span!(
+            "token.refresh",
+            client_id = self.config.client_id.as_str(),
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let pending = async move {
+            let result = inner.run_refresh().await;
+            let span = tracing::Span::current();
+            span.record("outcome", if result.is_ok() { "token" } else { "failed" });
+            result
+        }
+        .instrument(span)
+        .boxed()
+        .shared();
         state.refresh = Some(pending.clone());
         let driver = pending.clone();
         tokio::spawn(async move {
@@ -322,6 +357,7 @@ impl Inner {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            tracing::Span::current().record("attempts", attempts);
             let sent_at = self.clock.now();
             tracing::debug!(client_id, attempt = attempts, "requesting an access token");
             let error = match self.request_with_current_secret(sent_at).await {
@@ -541,23 +577,44 @@ impl Inner {
         self.request_once(&endpoint, sent_at).await
     }
 
+    /// One request to the token endpoint, in a client span `token.request` whose
+    /// context the request carries (`traceparent`) with the `opentelemetry` feature.
     async fn request_once(
         &self,
         endpoint: &TokenEndpoint,
         sent_at: SystemTime,
     ) -> Result<AccessToken, TokenError> {
         self.counters.request(self.config.client_id.as_str());
+        let span = tracing::debug_span!(
+            "token.request",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            status = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        #[allow(unused_mut)] // mutated only with the `opentelemetry` feature
+        let mut request = endpoint.request();
+        #[cfg(feature = "opentelemetry")]
+        span.in_scope(|| crate::trace_context::inject_current(request.headers_mut()));
         let timeout = self.config.request_timeout;
-        let response =
-            match tokio::time::timeout(timeout, self.http.execute(endpoint.request())).await {
-                Err(_elapsed) => return Err(TokenError::Timeout(timeout)),
-                Ok(Err(error)) if error.kind() == HttpErrorKind::Timeout => {
-                    return Err(TokenError::Timeout(timeout));
-                }
-                Ok(Err(error)) => return Err(TokenError::Transport(error)),
-                Ok(Ok(response)) => response,
-            };
-        endpoint.parse_response(&response, sent_at)
+        let exchange = tokio::time::timeout(timeout, self.http.execute(request));
+        let result = match exchange.instrument(span.clone()).await {
+            Err(_elapsed) => Err(TokenError::Timeout(timeout)),
+            Ok(Err(error)) if error.kind() == HttpErrorKind::Timeout => {
+                Err(TokenError::Timeout(timeout))
+            }
+            Ok(Err(error)) => Err(TokenError::Transport(error)),
+            Ok(Ok(response)) => {
+                span.record("status", response.status().as_u16());
+                endpoint.parse_response(&response, sent_at)
+            }
+        };
+        if let Err(error) = &result {
+            span.record("otel.status_code", "error");
+            // The kind of failure (`oauth`, `timeout`, …), never a body.
+            span.record("error", error.kind());
+        }
+        result
     }
 }
 

@@ -233,7 +233,7 @@ fn build_router(state: AppState, auth: Auth) -> Router {
     let routes = server_kit::metrics::track(api.merge(routes::ops::router()), SERVICE)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit));
-    server_kit::layers::instrument(routes)
+    server_kit::layers::instrument(routes, SERVICE)
 }
 
 #[cfg_attr(not(feature = "bench"), allow(dead_code))]
