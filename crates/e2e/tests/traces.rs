@@ -17,10 +17,10 @@ mod helpers;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use oauth_proto::time::{Clock, SystemClock};
+use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use oauth_proto::time::{Clock, SystemClock};
 use serde_json::json;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -37,10 +37,14 @@ fn exporter() -> &'static InMemorySpanExporter {
             let provider = SdkTracerProvider::builder()
                 .with_simple_exporter(exporter.clone())
                 .build();
-            let layer = tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("e2e"))
-                .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG);
-            tracing_subscriber::registry().with(layer).init();
+            // The binary's layer and filter, beside a log layer as in the binary.
+            let logs = tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_filter(tracing_subscriber::EnvFilter::new("info"));
+            tracing_subscriber::registry()
+                .with(logs)
+                .with(server_kit::trace_context::layer(&provider))
+                .init();
             opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
             (exporter, provider)
         })
@@ -156,14 +160,21 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
     // The trace is the one of articles-service's span for this path.
     let deadline = Instant::now() + Duration::from_secs(10);
     let trace = loop {
-        let found = exporter().get_finished_spans().unwrap().into_iter().find(|s| {
-            attribute(s, "server").as_deref() == Some("articles-service")
-                && attribute(s, "path").as_deref() == Some(path.as_str())
-        });
+        let found = exporter()
+            .get_finished_spans()
+            .unwrap()
+            .into_iter()
+            .find(|s| {
+                attribute(s, "server").as_deref() == Some("articles-service")
+                    && attribute(s, "path").as_deref() == Some(path.as_str())
+            });
         if let Some(span) = found {
             break span.span_context.trace_id();
         }
-        assert!(Instant::now() < deadline, "articles-service's span never ended");
+        assert!(
+            Instant::now() < deadline,
+            "articles-service's span never ended"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let spans = spans_of(trace, |spans| {
@@ -175,7 +186,11 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
 
     // The root: articles-service's request span, a server span named by its route.
     let root = server_span(&spans, "articles-service").unwrap();
-    assert_eq!(root.parent_span_id, SpanId::INVALID, "articles-service starts the trace");
+    assert_eq!(
+        root.parent_span_id,
+        SpanId::INVALID,
+        "articles-service starts the trace"
+    );
     assert_eq!(root.name, "GET /articles/{id}/author-schedule");
     assert_eq!(root.span_kind, opentelemetry::trace::SpanKind::Server);
     assert_eq!(attribute(root, "status").as_deref(), Some("200"));
@@ -183,8 +198,14 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
     // articles-service → token endpoint: the call for a token (cold: it started the
     // refresh), the refresh, the HTTP request, and the server's span as its remote child.
     let token_span = server_span(&spans, "authorization-server").unwrap();
-    assert_eq!(attribute(token_span, "route").as_deref(), Some("/oauth2/token"));
-    assert!(token_span.parent_span_is_remote, "the token request carried traceparent");
+    assert_eq!(
+        attribute(token_span, "route").as_deref(),
+        Some("/oauth2/token")
+    );
+    assert!(
+        token_span.parent_span_is_remote,
+        "the token request carried traceparent"
+    );
     let chain = ancestors(&spans, token_span);
     assert_eq!(
         chain,
@@ -237,12 +258,76 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
             .chain(span.events.iter().map(|e| e.name.to_string()))
             .chain(std::iter::once(span.name.to_string()));
         for value in values {
-            assert!(!value.contains(&provisioned.secret), "{}: {value}", span.name);
+            assert!(
+                !value.contains(&provisioned.secret),
+                "{}: {value}",
+                span.name
+            );
             assert!(!value.contains("eyJ"), "{}: {value}", span.name);
-            assert!(!value.contains(&token.secret()[..40]), "{}: {value}", span.name);
+            assert!(
+                !value.contains(&token.secret()[..40]),
+                "{}: {value}",
+                span.name
+            );
             let lower = value.to_ascii_lowercase();
-            assert!(!lower.contains("bearer ") && !lower.contains("basic "), "{value}");
+            assert!(
+                !lower.contains("bearer ") && !lower.contains("basic "),
+                "{value}"
+            );
         }
+    }
+
+    // A publication runs in a task of its own (it must finish if the caller goes away):
+    // its calls still belong to the request's trace. The client lacks `schedule.update`:
+    // user-schedule-service refuses (403), a new token is tried once, refused again.
+    let response = http
+        .post(format!("{}/articles/{id}/publication", articles.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let path = format!("/articles/{id}/publication");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let trace = loop {
+        let found = exporter()
+            .get_finished_spans()
+            .unwrap()
+            .into_iter()
+            .find(|s| {
+                attribute(s, "server").as_deref() == Some("articles-service")
+                    && attribute(s, "path").as_deref() == Some(path.as_str())
+            });
+        if let Some(span) = found {
+            break span.span_context.trace_id();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "articles-service's span never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let spans = spans_of(trace, |spans| {
+        spans
+            .iter()
+            .filter(|s| attribute(s, "status").as_deref() == Some("403"))
+            .count()
+            >= 4
+    })
+    .await;
+    let upstream: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| attribute(s, "server").as_deref() == Some("user-schedule-service"))
+        .collect();
+    let refused = upstream
+        .iter()
+        .filter(|s| attribute(s, "status").as_deref() == Some("403"))
+        .count();
+    assert_eq!(refused, 2, "the booking and its one retry with a new token");
+    for span in upstream {
+        assert_eq!(
+            ancestors(&spans, span).last().map(String::as_str),
+            Some("POST /articles/{id}/publication")
+        );
     }
 
     articles.stop().await;
@@ -293,11 +378,19 @@ async fn each_server_continues_the_callers_trace() {
             .await
             .unwrap();
         // Refused (401, no token) or not: the span continues the trace either way.
-        assert!(response.status().as_u16() < 500, "{server}: {}", response.status());
+        assert!(
+            response.status().as_u16() < 500,
+            "{server}: {}",
+            response.status()
+        );
         let trace = TraceId::from_hex(&trace).unwrap();
         let spans = spans_of(trace, |spans| server_span(spans, server).is_some()).await;
         let span = server_span(&spans, server).unwrap();
-        assert_eq!(span.parent_span_id, SpanId::from_hex(&parent).unwrap(), "{server}");
+        assert_eq!(
+            span.parent_span_id,
+            SpanId::from_hex(&parent).unwrap(),
+            "{server}"
+        );
         assert!(span.parent_span_is_remote, "{server}");
         assert_eq!(
             span.span_context.trace_state().get("vendor"),

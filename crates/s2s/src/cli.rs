@@ -331,10 +331,10 @@ pub(crate) enum ServeRole {
     /// The local Cognito-compatible authorization server: admin API (AWS JSON 1.1),
     /// token endpoint, JWKS and discovery, on one host; with --stack, provisioned before
     /// it accepts connections.
-    // Boxed, like articles-service's: the largest variants by far.
+    // Boxed: each is large, and they differ in size.
     AuthorizationServer(Box<ServeAuthorizationServerArgs>),
     /// The resource server: users' schedules behind scope checks.
-    UserScheduleService(UserScheduleServiceArgs),
+    UserScheduleService(Box<UserScheduleServiceArgs>),
     /// The client service: the articles API, calling user-schedule-service with its own
     /// access token.
     ArticlesService(Box<ArticlesServiceArgs>),

@@ -8,14 +8,12 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::{Level, Metadata, Subscriber};
+use tracing::Subscriber;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::registry::LookupSpan;
 
 /// Where traces go; both flags also read the standard OpenTelemetry variables.
@@ -73,13 +71,7 @@ impl Traces {
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
     {
-        tracing_opentelemetry::layer()
-            .with_tracer(self.provider.tracer("s2s"))
-            // Lean spans: no busy/idle timings, thread or source-location attributes.
-            .with_tracked_inactivity(false)
-            .with_threads(false)
-            .with_location(false)
-            .with_filter(filter_fn(exported))
+        server_kit::trace_context::layer(&self.provider)
     }
 }
 
@@ -93,22 +85,6 @@ impl Drop for Traces {
             }
         }
     }
-}
-
-/// What becomes part of a trace: every span of this project's crates, at any level (the
-/// token and verification spans are `debug`, off in the logs), plus `info` and above
-/// from anywhere (log events become span events). Dependencies' debug spans stay out.
-fn exported(metadata: &Metadata<'_>) -> bool {
-    const OURS: [&str; 6] = [
-        "server_kit",
-        "authorization_server",
-        "user_schedule_service",
-        "articles_service",
-        "token_provider",
-        "jwt_verifier",
-    ];
-    *metadata.level() <= Level::INFO
-        || (metadata.is_span() && OURS.iter().any(|crate_| metadata.target().starts_with(crate_)))
 }
 
 #[cfg(test)]

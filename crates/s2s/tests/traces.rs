@@ -37,7 +37,11 @@ async fn collector() -> (String, Received) {
                         body.to_vec(),
                     ));
                     // An empty ExportTraceServiceResponse: everything accepted.
-                    (StatusCode::OK, [("content-type", "application/x-protobuf")], "")
+                    (
+                        StatusCode::OK,
+                        [("content-type", "application/x-protobuf")],
+                        "",
+                    )
                 },
             ),
         )
@@ -59,7 +63,10 @@ async fn up_exports_one_trace_across_the_three_servers_to_the_otlp_endpoint() {
     let mut up = Up::start(dir.path(), &["--otlp-endpoint", &endpoint]);
     let articles = up.url("articles-service");
     let secret = std::fs::read_to_string(dir.path().join("data/client-secret")).unwrap();
-    let client_id = outputs(dir.path())["client_id"].as_str().unwrap().to_owned();
+    let client_id = outputs(dir.path())["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // One call through articles-service, in a trace the caller started: every server's
     // span must carry this trace id.
@@ -103,7 +110,10 @@ async fn up_exports_one_trace_across_the_three_servers_to_the_otlp_endpoint() {
     let trace_bytes: Vec<u8> = (0..16)
         .map(|i| u8::from_str_radix(&trace[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    assert!(contains(&all, &trace_bytes), "the caller's trace id was not exported");
+    assert!(
+        contains(&all, &trace_bytes),
+        "the caller's trace id was not exported"
+    );
     for expected in [
         "GET /articles/{id}/author-schedule",
         "POST /oauth2/token",
@@ -120,6 +130,9 @@ async fn up_exports_one_trace_across_the_three_servers_to_the_otlp_endpoint() {
     }
     // The client id may be an attribute; the secret and tokens (`eyJ…`) never are.
     assert!(contains(&all, client_id.as_bytes()));
-    assert!(!contains(&all, secret.trim().as_bytes()), "the secret was exported");
+    assert!(
+        !contains(&all, secret.trim().as_bytes()),
+        "the secret was exported"
+    );
     assert!(!contains(&all, b"eyJ"), "a token was exported");
 }

@@ -40,8 +40,8 @@ pub mod errors;
 pub mod layers;
 pub mod metrics;
 mod serve;
-pub mod trace_context;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+pub mod trace_context;
 
 pub use serve::{ServeConfig, serve, serve_with};

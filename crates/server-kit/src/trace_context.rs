@@ -8,11 +8,59 @@
 //! (extraction is skipped unless the request carries `traceparent`).
 //!
 //! Both use OpenTelemetry's process-wide propagator, which the binary sets to W3C Trace
-//! Context when it turns traces on (until then it is a no-op).
+//! Context when it turns traces on (until then it is a no-op). [`layer`] is the bridge
+//! itself, configured as the binary uses it (and as the tests check it).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::{Tracer, TracerProvider};
+use tracing::{Level, Metadata, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::registry::LookupSpan;
+
+/// The `tracing` layer that turns the servers' spans into OpenTelemetry spans of a tracer
+/// of `provider`, with its own filter (see [`exported`]) whatever the logs' level.
+///
+/// Lean spans: no busy/idle timings, thread or source-location attributes. A span's
+/// parent is the current `tracing` span (OpenTelemetry's thread-local context is not
+/// activated): the servers' code carries spans into spawned tasks with
+/// `tracing::Instrument`, and that alone must decide the tree.
+pub fn layer<S, P>(provider: &P) -> impl Layer<S> + use<S, P>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    P: TracerProvider,
+    P::Tracer: Tracer + Send + Sync + 'static,
+    <P::Tracer as Tracer>::Span: Send + Sync,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("s2s"))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
+        .with_context_activation(false)
+        .with_filter(filter_fn(exported))
+}
+
+/// What becomes part of a trace: every span of this project's crates, at any level (the
+/// token and verification spans are `debug`, off in the logs), plus `info` and above
+/// from anywhere (log events become span events). Dependencies' debug spans stay out.
+pub fn exported(metadata: &Metadata<'_>) -> bool {
+    const OURS: [&str; 6] = [
+        "server_kit",
+        "authorization_server",
+        "user_schedule_service",
+        "articles_service",
+        "token_provider",
+        "jwt_verifier",
+    ];
+    *metadata.level() <= Level::INFO
+        || (metadata.is_span()
+            && OURS
+                .iter()
+                .any(|crate_| metadata.target().starts_with(crate_)))
+}
 
 /// The header that carries the caller's trace and span ids.
 pub const TRACEPARENT: &str = "traceparent";

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -150,8 +151,9 @@ pub(crate) async fn book_publication(
         return Ok((StatusCode::OK, Json(article)).into_response());
     }
     // Run the booking to its end even if the client goes away, so that a claim taken is
-    // always completed or released, never left to go stale with an event booked.
-    let task = tokio::spawn(book(state, article));
+    // always completed or released, never left to go stale with an event booked. In the
+    // request's span: its logs and trace spans stay the request's.
+    let task = tokio::spawn(book(state, article).instrument(tracing::Span::current()));
     match task.await {
         Ok(result) => result,
         Err(join_error) => Err(ApiError::UpstreamFailed {
