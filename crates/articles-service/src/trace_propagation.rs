@@ -24,13 +24,19 @@ impl Middleware for TracePropagation {
         let url = request.url();
         let span = tracing::info_span!(
             "http.client",
-            otel.name = %format_args!("{} {}", request.method(), url.host_str().unwrap_or_default()),
-            otel.kind = "client",
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             method = %request.method(),
             host = url.host_str().unwrap_or_default(),
             path = url.path(),
             status = tracing::field::Empty,
+        );
+        let host = url.host_str().unwrap_or_default();
+        server_kit::trace_context::name(
+            &span,
+            "client",
+            format_args!("{} {host}", request.method()),
         );
         span.in_scope(|| server_kit::trace_context::inject_current(request.headers_mut()));
         let result = next.run(request, extensions).instrument(span.clone()).await;

@@ -277,6 +277,16 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
         }
     }
 
+    // Every admin call is `POST /`: its span is named by the operation.
+    assert!(
+        exporter()
+            .get_finished_spans()
+            .unwrap()
+            .iter()
+            .any(|s| s.name == "POST / CreateUserPoolClient"),
+        "the admin API's spans name their operation"
+    );
+
     // A publication runs in a task of its own (it must finish if the caller goes away):
     // its calls still belong to the request's trace. The client lacks `schedule.update`:
     // user-schedule-service refuses (403), a new token is tried once, refused again.

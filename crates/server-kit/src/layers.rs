@@ -43,8 +43,8 @@ pub fn instrument(router: Router, server: &'static str) -> Router {
 }
 
 /// The span of one request. The `otel.*` fields name and classify the span for
-/// OpenTelemetry (`tracing-opentelemetry` reads them); the route (the path pattern, not
-/// the path) keeps span names few.
+/// OpenTelemetry (`tracing-opentelemetry` reads them), when spans are exported; the route
+/// (the path pattern, not the path) keeps span names few.
 fn make_span(server: &'static str, request: &Request) -> tracing::Span {
     let request_id = request
         .headers()
@@ -58,8 +58,8 @@ fn make_span(server: &'static str, request: &Request) -> tracing::Span {
         .map_or("", MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
-        otel.name = %format_args!("{} {}", request.method(), if route.is_empty() { "unrouted" } else { route }),
-        otel.kind = "server",
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
         server,
         method = %request.method(),
@@ -67,6 +67,12 @@ fn make_span(server: &'static str, request: &Request) -> tracing::Span {
         route,
         request_id = %request_id,
         status = tracing::field::Empty,
+    );
+    let shown_route = if route.is_empty() { "unrouted" } else { route };
+    crate::trace_context::name(
+        &span,
+        "server",
+        format_args!("{} {shown_route}", request.method()),
     );
     crate::trace_context::continue_trace(&span, request.headers());
     span

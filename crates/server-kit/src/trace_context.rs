@@ -11,6 +11,9 @@
 //! Context when it turns traces on (until then it is a no-op). [`layer`] is the bridge
 //! itself, configured as the binary uses it (and as the tests check it).
 
+use std::fmt::Display;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::{Tracer, TracerProvider};
@@ -34,6 +37,7 @@ where
     P::Tracer: Tracer + Send + Sync + 'static,
     <P::Tracer as Tracer>::Span: Send + Sync,
 {
+    EXPORTING.store(true, Ordering::Relaxed);
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("s2s"))
         .with_tracked_inactivity(false)
@@ -41,6 +45,19 @@ where
         .with_location(false)
         .with_context_activation(false)
         .with_filter(filter_fn(exported))
+}
+
+/// Whether [`layer`] was built: spans are exported, so [`name`] names them.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Names `span` and sets its kind (`server`, `client`, `internal`) for OpenTelemetry, by
+/// recording its `otel.name` and `otel.kind` fields (declared `Empty`), only when spans
+/// are exported: otherwise they would only clutter the logs.
+pub fn name(span: &tracing::Span, kind: &'static str, name: impl Display) {
+    if EXPORTING.load(Ordering::Relaxed) {
+        span.record("otel.kind", kind);
+        span.record("otel.name", tracing::field::display(name));
+    }
 }
 
 /// What becomes part of a trace: every span of this project's crates, at any level (the

@@ -69,6 +69,12 @@ pub(crate) async fn handle(
         "outcome" => outcome,
     )
     .increment(1);
+    // Every admin call is `POST /`: the request's trace span is named by its operation.
+    server_kit::trace_context::name(
+        &tracing::Span::current(),
+        "server",
+        format_args!("POST / {operation}"),
+    );
     let mut response = match result {
         Ok(value) => (StatusCode::OK, value.to_string()).into_response(),
         Err(error) => {
