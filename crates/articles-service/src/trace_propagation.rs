@@ -8,7 +8,9 @@ use reqwest_middleware::{Middleware, Next};
 use tracing::Instrument as _;
 
 /// The innermost middleware of the schedule client: one `http.client` span per request
-/// actually sent (a retry after a token refresh is a second one).
+/// actually sent (a retry after a token refresh is a second one). A debug span, like the
+/// token and verification spans: without a trace exporter it is disabled and costs a
+/// level check.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TracePropagation;
 
@@ -22,7 +24,7 @@ impl Middleware for TracePropagation {
     ) -> reqwest_middleware::Result<Response> {
         // Method, host and path only: the query may carry anything, headers a token.
         let url = request.url();
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "http.client",
             otel.name = tracing::field::Empty,
             otel.kind = tracing::field::Empty,

@@ -61,8 +61,10 @@ pub fn name(span: &tracing::Span, kind: &'static str, name: impl Display) {
 }
 
 /// What becomes part of a trace: every span of this project's crates, at any level (the
-/// token and verification spans are `debug`, off in the logs), plus `info` and above
-/// from anywhere (log events become span events). Dependencies' debug spans stay out.
+/// token and verification spans are `debug`, off in the logs), and warnings and errors
+/// from anywhere, as events of the span they happen in. Dependencies' spans and the
+/// `info` logs (the request log repeats the span's status) stay out: each event costs
+/// the exporter about as much as a span.
 pub fn exported(metadata: &Metadata<'_>) -> bool {
     const OURS: [&str; 6] = [
         "server_kit",
@@ -72,11 +74,11 @@ pub fn exported(metadata: &Metadata<'_>) -> bool {
         "token_provider",
         "jwt_verifier",
     ];
-    *metadata.level() <= Level::INFO
-        || (metadata.is_span()
-            && OURS
-                .iter()
-                .any(|crate_| metadata.target().starts_with(crate_)))
+    if metadata.is_span() {
+        OURS.iter().any(|crate_| metadata.target().starts_with(crate_))
+    } else {
+        *metadata.level() <= Level::WARN
+    }
 }
 
 /// The header that carries the caller's trace and span ids.
