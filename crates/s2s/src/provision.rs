@@ -5,8 +5,9 @@
 //! resource server by their identifiers), created only when missing, and an existing app
 //! client is updated in place when its OAuth settings differ, which keeps its id and its
 //! secret. A pool's pre token generation trigger (`[user_pool.pre_token_generation]`) is
-//! set at creation, and on an existing pool whose trigger differs (keeping its other
-//! settings). `s2s up` runs exactly this code against its own authorization server.
+//! set at creation, and on an existing pool whose trigger differs from the stack's: changed,
+//! or removed when the stack has none (keeping the pool's other settings and triggers).
+//! `s2s up` runs exactly this code against its own authorization server.
 
 use std::fmt;
 
@@ -279,10 +280,7 @@ async fn ensure_pool(
     }
     match found.as_slice() {
         [id] => {
-            let outcome = match &trigger {
-                Some(trigger) => ensure_trigger(client, id, trigger).await?,
-                None => Outcome::Unchanged,
-            };
+            let outcome = ensure_trigger(client, id, trigger.as_ref()).await?;
             return Ok((id.clone(), outcome));
         }
         [] => {}
@@ -321,13 +319,15 @@ fn pre_token_trigger(arn: &str) -> anyhow::Result<PreTokenGenerationVersionConfi
         .context("cannot build the pre token generation trigger")
 }
 
-/// Sets the pool's pre token generation trigger when it is not `trigger`. `UpdateUserPool`
+/// Makes the pool's pre token generation trigger `trigger`: sets or changes it, or removes
+/// it when the stack has none. A trigger left behind by a stack that dropped it would still
+/// run (and, under `s2s up` without its `local_url`, refuse every token). `UpdateUserPool`
 /// resets every member it is not given, so the pool's current settings are carried over
 /// from `DescribeUserPool`, with its other Lambda triggers.
 async fn ensure_trigger(
     client: &cognito::Client,
     pool_id: &str,
-    trigger: &PreTokenGenerationVersionConfigType,
+    trigger: Option<&PreTokenGenerationVersionConfigType>,
 ) -> anyhow::Result<Outcome> {
     let described = client
         .describe_user_pool()
@@ -343,12 +343,16 @@ async fn ensure_trigger(
         .lambda_config()
         .cloned()
         .unwrap_or_else(|| LambdaConfigType::builder().build());
-    if lambda_config.pre_token_generation_config.as_ref() == Some(trigger) {
+    // The legacy member names the same function as the config (Cognito returns both), or
+    // none when there is no trigger.
+    let legacy = trigger.map(|t| t.lambda_arn().to_owned());
+    if lambda_config.pre_token_generation_config.as_ref() == trigger
+        && lambda_config.pre_token_generation == legacy
+    {
         return Ok(Outcome::Unchanged);
     }
-    lambda_config.pre_token_generation_config = Some(trigger.clone());
-    // The legacy member must name the same function (or none).
-    lambda_config.pre_token_generation = Some(trigger.lambda_arn().to_owned());
+    lambda_config.pre_token_generation_config = trigger.cloned();
+    lambda_config.pre_token_generation = legacy;
     client
         .update_user_pool()
         .user_pool_id(pool_id)
