@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::limits::ConnectionLimits;
+use crate::limits::{ConnectionLimits, DatabaseQueue};
 
 /// Secure service-to-service calls with the OAuth 2.0 client-credentials grant on
 /// Amazon Cognito, or on the local Cognito-compatible authorization server.
@@ -525,6 +525,9 @@ pub(crate) struct UserScheduleServiceArgs {
 
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
+
+    #[command(flatten)]
+    pub(crate) database_queue: DatabaseQueue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -654,6 +657,9 @@ pub(crate) struct ArticlesServiceArgs {
 
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
+
+    #[command(flatten)]
+    pub(crate) database_queue: DatabaseQueue,
 }
 
 /// Who may call articles-service's write routes (POST /articles, PUT and DELETE

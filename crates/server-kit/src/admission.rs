@@ -229,13 +229,7 @@ mod tests {
 
     /// A route whose requests, numbered by the path, report when they start and then wait
     /// until the test lets them finish (one `release` permit each).
-    fn app(
-        admission: &Admission,
-    ) -> (
-        Router,
-        mpsc::UnboundedReceiver<u32>,
-        Arc<Semaphore>,
-    ) {
+    fn app(admission: &Admission) -> (Router, mpsc::UnboundedReceiver<u32>, Arc<Semaphore>) {
         let (started, starts) = mpsc::unbounded_channel();
         let release = Arc::new(Semaphore::new(0));
         let gate = release.clone();
@@ -258,7 +252,9 @@ mod tests {
     }
 
     fn get_request(path: &str) -> axum::extract::Request {
-        axum::extract::Request::get(path).body(Body::empty()).unwrap()
+        axum::extract::Request::get(path)
+            .body(Body::empty())
+            .unwrap()
     }
 
     /// Yields until `condition` holds: the requests under test run on other tasks, and
@@ -274,13 +270,21 @@ mod tests {
     }
 
     async fn body(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn past_the_queue_a_request_is_refused_at_once_and_the_others_complete_in_order() {
-        let admission = Admission::new(AdmissionLimits { in_flight: 1, queue: 2 }, busy);
+        let admission = Admission::new(
+            AdmissionLimits {
+                in_flight: 1,
+                queue: 2,
+            },
+            busy,
+        );
         let (router, mut starts, release) = app(&admission);
 
         let first = tokio::spawn(router.clone().oneshot(get_request("/work/1")));
@@ -292,7 +296,11 @@ mod tests {
         assert_eq!((admission.running(), admission.waiting()), (1, 2));
 
         // Full: the next request is refused without waiting for anything.
-        let refused = router.clone().oneshot(get_request("/work/4")).await.unwrap();
+        let refused = router
+            .clone()
+            .oneshot(get_request("/work/4"))
+            .await
+            .unwrap();
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
 
@@ -317,7 +325,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_request_that_gives_up_while_waiting_frees_its_place() {
-        let admission = Admission::new(AdmissionLimits { in_flight: 1, queue: 1 }, busy);
+        let admission = Admission::new(
+            AdmissionLimits {
+                in_flight: 1,
+                queue: 1,
+            },
+            busy,
+        );
         let (router, mut starts, release) = app(&admission);
 
         let first = tokio::spawn(router.clone().oneshot(get_request("/work/1")));
@@ -339,7 +353,13 @@ mod tests {
 
     #[tokio::test]
     async fn routes_without_the_layer_are_never_refused() {
-        let admission = Admission::new(AdmissionLimits { in_flight: 1, queue: 0 }, busy);
+        let admission = Admission::new(
+            AdmissionLimits {
+                in_flight: 1,
+                queue: 0,
+            },
+            busy,
+        );
         let (router, mut starts, release) = app(&admission);
         let router = router.merge(Router::new().route("/healthz", get(|| async { "ok" })));
 
@@ -347,7 +367,11 @@ mod tests {
         assert_eq!(starts.recv().await, Some(1));
         let refused = router.clone().oneshot(get_request("/free")).await.unwrap();
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let health = router.clone().oneshot(get_request("/healthz")).await.unwrap();
+        let health = router
+            .clone()
+            .oneshot(get_request("/healthz"))
+            .await
+            .unwrap();
         assert_eq!(health.status(), StatusCode::OK);
         release.add_permits(1);
         assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
@@ -355,7 +379,13 @@ mod tests {
 
     #[test]
     fn limits_are_kept_within_the_semaphore_and_in_flight_is_at_least_one() {
-        let admission = Admission::new(AdmissionLimits { in_flight: 0, queue: usize::MAX }, busy);
+        let admission = Admission::new(
+            AdmissionLimits {
+                in_flight: 0,
+                queue: usize::MAX,
+            },
+            busy,
+        );
         assert_eq!(admission.limits().in_flight, 1);
         assert_eq!(admission.limits().queue, Semaphore::MAX_PERMITS - 1);
     }
