@@ -136,12 +136,23 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rows="$work/rows"
 : >"$rows"
 # measure LABEL PID CONNECTIONS SCRIPT URL: one wrk run; appends a row.
+# The kernel keeps no peak of anonymous memory: a sampler reads RssAnon every 100 ms while
+# wrk runs, so that peak RSS (VmHWM, which includes the executable's code pages) can be
+# told from the heap's share of it.
 measure() {
-  local label=$1 pid=$2 conns=$3 script=$4 url=$5 before after result
+  local label=$1 pid=$2 conns=$3 script=$4 url=$5 before after result sampler
   before=$(cpu_ticks "$pid")
+  echo 0 >"$work/anon"
+  ( peak=0; while kill -0 "$pid" 2>/dev/null; do
+      anon=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+      [ "${anon:-0}" -gt "$peak" ] && { peak=$anon; echo "$peak" >"$work/anon.new"; mv "$work/anon.new" "$work/anon"; }
+      sleep 0.1
+    done ) &
+  sampler=$!
   result=$(BASIC=${basic:-} BEARER=${bearer:-} wrk -t1 -c"$conns" -d"${duration}s" -s "$script" "$url" | grep '^RESULT')
   after=$(cpu_ticks "$pid")
-  echo "$label conns=$conns cpu_ticks=$((after - before)) hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status") ${result#RESULT }" >>"$rows"
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  echo "$label conns=$conns cpu_ticks=$((after - before)) hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status") anon_kb=$(cat "$work/anon") ${result#RESULT }" >>"$rows"
   echo "  done: $label, $conns connections" >&2
 }
 
@@ -153,19 +164,19 @@ idle_memory() {
 import socket, sys
 pid, hostport, path, label = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 host, port = hostport.rsplit(":", 1)
-def rss():
+def rss(field="VmRSS"):
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
+        if line.startswith(field):
             return int(line.split()[1])
-before = rss()
+before, anon_before = rss(), rss("RssAnon")
 socks = []
 for _ in range(1000):
     s = socket.create_connection((host, int(port)))
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: {hostport}\r\n\r\n".encode())
     s.recv(65536)
     socks.append(s)
-during = rss()
-print(f"{label} idle_before_kb={before} idle_1000_kb={during}")
+during, anon_during = rss(), rss("RssAnon")
+print(f"{label} idle_before_kb={before} idle_1000_kb={during} anon_before_kb={anon_before} anon_1000_kb={anon_during}")
 for s in socks:
     s.close()
 PY
@@ -217,8 +228,8 @@ hz, sign = int(hz), float(sign)
 print(f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%SZ}, {duration} s per run, "
       f"load average {load_before} before / {load_after} after, openssl rsa2048 {sign:.0f} sign/s (one core)")
 print()
-print("| run | conns | 2xx/s | p50 ms | p99 ms | max ms | fair bound ms | p99 / bound | non-2xx (429) | sock err / timeouts | peak RSS MiB | 2xx per CPU-s | % of signing ceiling |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| run | conns | 2xx/s | p50 ms | p99 ms | max ms | fair bound ms | p99 / bound | non-2xx (429/503) | sock err / timeouts | peak RSS MiB | peak anon MiB | 2xx per CPU-s | % of signing ceiling |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for line in open(rows_path):
     label, *fields = line.split()
     f = dict(kv.split("=") for kv in fields)
@@ -233,15 +244,18 @@ for line in open(rows_path):
     ceiling = f"{per_cpu / sign * 100:.0f} %" if token else "n/a"
     print(f"| {label} | {conns} | {rate:.0f} | {float(f['p50_ms']):.1f} | {float(f['p99_ms']):.1f} | {float(f['max_ms']):.0f} "
           f"| {bound:.1f} | {float(f['p99_ms']) / bound:.2f} | {f['non2xx']} ({f['refused']}) | {socket_errors} / {f['timeout']} "
-          f"| {int(f['hwm_kb']) / 1024:.1f} | {per_cpu:.0f} | {ceiling} |")
+          f"| {int(f['hwm_kb']) / 1024:.1f} | {int(f['anon_kb'] or 0) / 1024:.1f} | {per_cpu:.0f} | {ceiling} |")
 print()
-print("fair bound: connections / answers per second (tokens and refusals), the wait of a caller served in turn")
+print("fair bound: connections / answers per second (tokens and refusals), the wait of a caller served in turn; "
+      "peak RSS is VmHWM (the executable's code pages included), peak anon the largest RssAnon sampled every 100 ms")
 print()
-print("| server | RSS, no idle connection | RSS, 1,000 idle keep-alive connections | per idle connection |")
+print("| server | RSS (anon), no idle connection | RSS (anon), 1,000 idle keep-alive connections | per idle connection |")
 print("| --- | ---: | ---: | ---: |")
 for line in open(idle_path):
     label, *fields = line.split()
     f = dict(kv.split("=") for kv in fields)
     before, during = int(f["idle_before_kb"]), int(f["idle_1000_kb"])
-    print(f"| {label} | {before / 1024:.1f} MiB | {during / 1024:.1f} MiB | {(during - before) / 1000:.1f} KiB |")
+    anon_before, anon_during = int(f["anon_before_kb"]), int(f["anon_1000_kb"])
+    print(f"| {label} | {before / 1024:.1f} MiB ({anon_before / 1024:.1f}) | {during / 1024:.1f} MiB ({anon_during / 1024:.1f}) "
+          f"| {(during - before) / 1000:.1f} KiB |")
 PY

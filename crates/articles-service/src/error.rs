@@ -251,3 +251,27 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The answer to a request refused by the admission control (too many requests already
+/// wait for the database): the database-unavailable answer's shape — `503`, `Retry-After`
+/// — with its own type. Not an [`ApiError`]: a refusal under overload is not logged as a
+/// failure (the trace layer still logs its status), so that refusing stays nearly free.
+pub(crate) fn database_busy() -> Response {
+    let problem = Problem {
+        kind: "urn:s2s:articles-service:problem:database-busy".to_owned(),
+        title: "Too many requests are waiting for the database".to_owned(),
+        status: StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+        detail: "too many requests are waiting for the database; retry after the delay in \
+                 Retry-After"
+            .to_owned(),
+        errors: Vec::new(),
+        upstream_status: None,
+        missing_scope: None,
+        oauth_error: None,
+    };
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(problem)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    headers.insert(header::RETRY_AFTER, server_kit::db::retry_after());
+    response
+}

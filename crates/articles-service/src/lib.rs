@@ -98,6 +98,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use oauth_proto::time::Clock;
+use server_kit::admission::{Admission, AdmissionLimits};
 use time::OffsetDateTime;
 
 pub mod domain;
@@ -155,7 +156,19 @@ pub struct Config {
     /// `false`). Only where nobody else can reach the port, or where the articles are
     /// meant to be writable by anyone: anyone who can connect can change and delete them.
     pub allow_anonymous_writes: bool,
+    /// Bounded admission for the `/articles` routes (the ones whose work is the database):
+    /// requests that run at once and that may wait their turn; past them a request is
+    /// answered at once with `503`, `Retry-After` and a `database-busy` problem document.
+    /// Default: [`store::POOL_SIZE`] running, [`DEFAULT_ADMISSION_QUEUE`] waiting. The
+    /// publication routes are not counted: they wait mostly for user-schedule-service,
+    /// which has its own, and holding a place meanwhile would let a slow upstream starve
+    /// the articles API.
+    pub admission: AdmissionLimits,
 }
+
+/// Requests that may wait for the database by default: a full queue is a wait of a
+/// fraction of a second, and a waiting request costs a few kilobytes.
+pub const DEFAULT_ADMISSION_QUEUE: usize = 512;
 
 impl Config {
     /// A configuration with every default, calling user-schedule-service at `schedules_url`.
@@ -173,6 +186,10 @@ impl Config {
             scope_refresh_max_wait: Duration::from_secs(60),
             write_auth: None,
             allow_anonymous_writes: false,
+            admission: AdmissionLimits {
+                in_flight: store::POOL_SIZE as usize,
+                queue: DEFAULT_ADMISSION_QUEUE,
+            },
         }
     }
 }
@@ -192,6 +209,7 @@ impl fmt::Debug for Config {
             .field("scope_refresh_max_wait", &self.scope_refresh_max_wait)
             .field("write_auth", &self.write_auth)
             .field("allow_anonymous_writes", &self.allow_anonymous_writes)
+            .field("admission", &self.admission)
             .finish()
     }
 }
@@ -208,6 +226,8 @@ pub(crate) struct Inner {
     pub(crate) schedules: ScheduleClient,
     pub(crate) tokens: Arc<dyn Tokens>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The admission control the `/articles` routes share.
+    pub(crate) admission: Admission,
     /// The OpenAPI document (JSON), serialised once.
     pub(crate) openapi: Bytes,
 }
@@ -268,6 +288,7 @@ impl AppState {
     ) -> Result<Self, Error> {
         let base = schedules_url(&config.schedules_url)?;
         let schedules = ScheduleClient::new(http, base, config.upstream_timeout, tokens::classify);
+        let admission = Admission::new(config.admission, error::database_busy);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -275,9 +296,16 @@ impl AppState {
                 schedules,
                 tokens,
                 clock,
+                admission,
                 openapi: openapi::document(),
             }),
         })
+    }
+
+    /// The admission control of the `/articles` routes: its counters say how many
+    /// requests run and how many wait for the database now.
+    pub fn admission(&self) -> &Admission {
+        &self.inner.admission
     }
 
     /// Now, from the injected clock, with the precision the stores keep.
@@ -311,8 +339,10 @@ pub(crate) fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
 /// The service's routes with request ids, tracing, metrics and error logging.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.inner.config.max_body_bytes;
+    // The admission layer sits inside the write-token check below, so that a refused
+    // token takes no place in the database's queue.
     let api = Router::new()
-        .merge(routes::articles::router())
+        .merge(routes::articles::router().route_layer(state.inner.admission.layer()))
         .merge(routes::publication::router());
     // `route_layer`: only matched routes, so an unknown path is still a plain 404; inside
     // the metrics layer, so refusals are counted as `http_auth_refusals_total`.

@@ -234,16 +234,20 @@ fn answer(operation: &mut Operation, status: u16, response: Response) {
 }
 
 /// The database can be unavailable on every API route; on the publication routes a 503
-/// may also be user-schedule-service's.
-fn database_unavailable(operation: &mut Operation) {
+/// may also be user-schedule-service's. The `/articles` routes (`admitted`) also refuse
+/// with a 503 when too many requests already wait for the database.
+fn database_unavailable(operation: &mut Operation, admitted: bool) {
     const DATABASE: &str = "The database is unavailable; try again later";
+    const BUSY: &str = "The database is unavailable, or too many requests are waiting for it \
+        (type urn:s2s:articles-service:problem:database-busy); try again later";
+    let database = if admitted { BUSY } else { DATABASE };
     let entry = operation
         .responses
         .responses
         .entry("503".to_owned())
-        .or_insert_with(|| RefOr::T(problem(DATABASE)));
+        .or_insert_with(|| RefOr::T(problem(database)));
     if let RefOr::T(response) = entry {
-        if response.description != DATABASE {
+        if response.description != database {
             response.description =
                 format!("{}; or the database is unavailable", response.description);
         }
@@ -254,7 +258,7 @@ fn database_unavailable(operation: &mut Operation) {
     }
 }
 
-fn add_common_answers(operation: &mut Operation, write: bool) {
+fn add_common_answers(operation: &mut Operation, write: bool, admitted: bool) {
     if write {
         // Writes need a bearer token when the service listens beyond loopback.
         operation.security = Some(vec![
@@ -291,7 +295,7 @@ fn add_common_answers(operation: &mut Operation, write: bool) {
         500,
         problem("An internal failure; the request id identifies it in the logs"),
     );
-    database_unavailable(operation);
+    database_unavailable(operation, admitted);
 }
 
 // === links, for clients and for stateful testing ===
@@ -333,6 +337,8 @@ impl Modify for Contract {
             if !path.starts_with("/articles") {
                 continue;
             }
+            // The routes behind the admission control (see `router`).
+            let admitted = path == "/articles" || path == "/articles/{id}";
             let reads = [item.get.as_mut()]
                 .into_iter()
                 .flatten()
@@ -347,7 +353,7 @@ impl Modify for Contract {
                         parameter.schema = Some(RefOr::T(Schema::Object(schema)));
                     }
                 }
-                add_common_answers(operation, write);
+                add_common_answers(operation, write, admitted);
             }
         }
         constrain_schemas(doc);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::limits::ConnectionLimits;
+use crate::limits::{ConnectionLimits, DatabaseQueue};
 use crate::traces::TraceArgs;
 
 /// Secure service-to-service calls with the OAuth 2.0 client-credentials grant on
@@ -560,6 +560,9 @@ pub(crate) struct UserScheduleServiceArgs {
 
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
+
+    #[command(flatten)]
+    pub(crate) database_queue: DatabaseQueue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -692,6 +695,9 @@ pub(crate) struct ArticlesServiceArgs {
 
     #[command(flatten)]
     pub(crate) limits: ConnectionLimits,
+
+    #[command(flatten)]
+    pub(crate) database_queue: DatabaseQueue,
 }
 
 /// Who may call articles-service's write routes (POST /articles, PUT and DELETE

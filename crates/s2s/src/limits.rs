@@ -1,6 +1,7 @@
 //! The `--header-read-timeout`, `--request-timeout`, `--idle-timeout` and
 //! `--max-connections` flags every server takes: its defences against slow and hostile
-//! clients (see `server_kit::ServeConfig`).
+//! clients (see `server_kit::ServeConfig`); and the services' `--database-queue` (see
+//! `server_kit::admission`).
 
 use std::time::Duration;
 
@@ -45,6 +46,30 @@ impl ConnectionLimits {
     }
 }
 
+/// How many requests may wait for a service's database (user-schedule-service's API,
+/// articles-service's /articles routes).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DatabaseQueue {
+    /// Requests that may wait for the database while as many run as its pool has
+    /// connections (8); past it a request is answered at once with 503 Service
+    /// Unavailable, Retry-After: 1 and a database-busy problem document, so that the wait
+    /// and the memory stay bounded under overload. 0: refuse any request that cannot run
+    /// at once.
+    #[arg(long, env = "S2S_DATABASE_QUEUE", value_name = "N",
+          default_value_t = user_schedule_service::DEFAULT_ADMISSION_QUEUE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
+    pub(crate) database_queue: usize,
+}
+
+impl Default for DatabaseQueue {
+    /// The flag's default, for `s2s up`.
+    fn default() -> Self {
+        Self {
+            database_queue: user_schedule_service::DEFAULT_ADMISSION_QUEUE,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -82,6 +107,32 @@ mod tests {
                 max_connections: 5,
             }
         );
+    }
+
+    #[derive(Debug, Parser)]
+    struct Service {
+        #[command(flatten)]
+        queue: DatabaseQueue,
+    }
+
+    #[test]
+    fn the_database_queue_defaults_to_the_services_default() {
+        let service = Service::try_parse_from(["s2s"]).unwrap();
+        assert_eq!(
+            service.queue.database_queue,
+            user_schedule_service::DEFAULT_ADMISSION_QUEUE
+        );
+        assert_eq!(
+            service.queue.database_queue,
+            articles_service::DEFAULT_ADMISSION_QUEUE
+        );
+        assert_eq!(
+            DatabaseQueue::default().database_queue,
+            service.queue.database_queue
+        );
+        let service = Service::try_parse_from(["s2s", "--database-queue=0"]).unwrap();
+        assert_eq!(service.queue.database_queue, 0);
+        assert!(Service::try_parse_from(["s2s", "--database-queue=-1"]).is_err());
     }
 
     #[test]

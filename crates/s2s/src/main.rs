@@ -16,6 +16,7 @@ mod inspect;
 mod keys;
 mod limits;
 mod lock;
+mod malloc;
 mod output_files;
 mod provision;
 mod provision_at_start;
@@ -39,6 +40,11 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Up(_) | Command::Serve(_)) {
+        // Long-running servers: one malloc arena (see malloc.rs). May re-execute the
+        // process; returns if it does not.
+        malloc::limit_arenas();
+    }
     let default_level = match cli.command {
         Command::Up(_) | Command::Serve(_) => "info",
         Command::Provision(_)

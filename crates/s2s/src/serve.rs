@@ -322,6 +322,7 @@ pub(crate) async fn user_schedule_service(
     let mut config = user_schedule_service::Config::default();
     config.resource_server.clone_from(&args.resource_server);
     config.metrics = Some(metrics);
+    config.admission.queue = args.database_queue.database_queue;
     let state = user_schedule_service::AppState::new(config, store, verifier, clock());
     tracing::info!(role = ROLE, listen = %local, "listening");
     Ok(user_schedule_service::router(state))
@@ -373,6 +374,7 @@ pub(crate) async fn articles_service(
     config.metrics = Some(metrics);
     config.write_auth = write_auth;
     config.allow_anonymous_writes = allow_anonymous_writes;
+    config.admission.queue = args.database_queue.database_queue;
     let state = articles_service::AppState::new(config, store, tokens, clock())
         .context("cannot set up the articles-service")?;
     tracing::info!(role = ROLE, listen = %local, "listening");

@@ -25,6 +25,7 @@ use crate::cli::{
     ClientCredentialsArgs, ClientSecretSource, DataDir, SigningArgs, UpArgs,
     UserScheduleServiceArgs, WritersArgs,
 };
+use crate::limits::DatabaseQueue;
 use crate::lock::DataDirLock;
 use crate::output_files;
 use crate::provision::{self, Outputs};
@@ -252,6 +253,7 @@ async fn start(
         resource_server: resource_server.clone(),
         allow_insecure_http_issuer: false,
         limits: args.limits.clone(),
+        database_queue: DatabaseQueue::default(),
     };
     let listener = listeners.schedules;
     let router = schedules_metrics
@@ -301,6 +303,7 @@ async fn start(
         // On loopback: the write routes stay anonymous, as the walkthrough uses them.
         writers: WritersArgs::default(),
         limits: args.limits.clone(),
+        database_queue: DatabaseQueue::default(),
     };
     let listener = listeners.articles;
     let (articles_state, router) = articles_metrics

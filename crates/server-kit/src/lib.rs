@@ -17,7 +17,10 @@
 //!   `http_auth_refusals_total`, labelled with the service;
 //! - [`db`]: the SQLite and PostgreSQL connection pools every store opens the same way,
 //!   and [`db::is_unavailable`], which tells a lost or refused database (a retryable 503)
-//!   from a failed query.
+//!   from a failed query;
+//! - [`admission`]: bounded admission for the routes that wait for the database: at most
+//!   so many run, so many more wait in arrival order, and the rest are refused at once
+//!   (the service's `503` with `Retry-After`).
 //!
 //! Feature `test-util` adds `test_util`, what the servers' database-loss tests share.
 //!
@@ -35,6 +38,7 @@
 //! # }
 //! ```
 
+pub mod admission;
 pub mod db;
 pub mod errors;
 pub mod layers;

@@ -75,7 +75,8 @@ pub fn exported(metadata: &Metadata<'_>) -> bool {
         "jwt_verifier",
     ];
     if metadata.is_span() {
-        OURS.iter().any(|crate_| metadata.target().starts_with(crate_))
+        OURS.iter()
+            .any(|crate_| metadata.target().starts_with(crate_))
     } else {
         *metadata.level() <= Level::WARN
     }

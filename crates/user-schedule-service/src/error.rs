@@ -202,6 +202,23 @@ impl ApiError {
     }
 }
 
+/// The answer to a request refused by the admission control (too many requests already
+/// wait for the database): the database-unavailable answer's shape — `503`, `Retry-After`
+/// — with its own type. Not an [`ApiError`]: a refusal under overload is not logged as a
+/// failure (the trace layer still logs its status), so that refusing stays nearly free.
+pub(crate) fn database_busy() -> Response {
+    let mut response = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "urn:s2s:problem:database-busy",
+        "too many requests are waiting for the database; retry after the delay in Retry-After",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, server_kit::db::retry_after());
+    response
+}
+
 fn internal() -> Problem {
     Problem::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -58,6 +58,7 @@ use jwt_verifier::Verifier;
 use jwt_verifier::axum::{JwtAuthLayer, RequireScopeLayer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use oauth_proto::time::Clock;
+use server_kit::admission::{Admission, AdmissionLimits};
 
 mod auth;
 pub mod domain;
@@ -85,7 +86,18 @@ pub struct Config {
     pub metrics: Option<PrometheusHandle>,
     /// The largest request body accepted, in bytes. Default 64 KiB.
     pub body_limit: usize,
+    /// Bounded admission for the API routes (the ones that use the database): requests
+    /// that run at once and that may wait their turn; past them a request is answered at
+    /// once with `503`, `Retry-After` and a `database-busy` problem document. Default:
+    /// [`store::POOL_SIZE`] running (one connection each), [`DEFAULT_ADMISSION_QUEUE`]
+    /// waiting.
+    pub admission: AdmissionLimits,
 }
+
+/// Requests that may wait for the database by default: at a few thousand reads a second, a
+/// full queue is a wait of a fraction of a second, and a waiting request costs a few
+/// kilobytes.
+pub const DEFAULT_ADMISSION_QUEUE: usize = 512;
 
 impl Default for Config {
     fn default() -> Self {
@@ -93,6 +105,10 @@ impl Default for Config {
             resource_server: DEFAULT_RESOURCE_SERVER.to_owned(),
             metrics: None,
             body_limit: 64 * 1024,
+            admission: AdmissionLimits {
+                in_flight: store::POOL_SIZE as usize,
+                queue: DEFAULT_ADMISSION_QUEUE,
+            },
         }
     }
 }
@@ -106,6 +122,7 @@ impl fmt::Debug for Config {
                 &self.metrics.as_ref().map(|_| "PrometheusHandle"),
             )
             .field("body_limit", &self.body_limit)
+            .field("admission", &self.admission)
             .finish()
     }
 }
@@ -121,6 +138,8 @@ struct Inner {
     store: Arc<dyn store::ScheduleStore>,
     verifier: Verifier,
     clock: Arc<dyn Clock>,
+    /// The admission control every API route shares.
+    admission: Admission,
     /// The OpenAPI document, serialised once with this deployment's scopes.
     openapi: Bytes,
 }
@@ -144,15 +163,23 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let openapi = openapi::document(&config.resource_server);
+        let admission = Admission::new(config.admission, error::database_busy);
         Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 verifier,
                 clock,
+                admission,
                 openapi,
             }),
         }
+    }
+
+    /// The admission control of the API routes: its counters say how many requests run
+    /// and how many wait for the database now.
+    pub fn admission(&self) -> &Admission {
+        &self.inner.admission
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -211,10 +238,13 @@ pub fn router_without_auth_for_benchmarks(state: AppState) -> Router {
 
 fn build_router(state: AppState, auth: Auth) -> Router {
     let resource_server = &state.config().resource_server;
+    let admission = state.admission().layer();
     let api = routes::API
         .iter()
         .fold(Router::new(), |api: Router<AppState>, route| {
-            let handler = (route.handler)();
+            // Innermost: a request takes its place in the database's queue only once its
+            // token and scope are accepted, so that no anonymous caller can fill it.
+            let handler = (route.handler)().route_layer(admission.clone());
             let handler = match auth {
                 Auth::Verify => handler.route_layer(RequireScopeLayer::all_of([route
                     .access

@@ -283,7 +283,8 @@ fn add_common_answers(operation: &mut Operation, scope: &str, has_body: bool) {
         problem("An internal failure; x-request-id identifies it in the logs"),
     );
     let mut unavailable = problem(
-        "The database is unavailable, or the issuer's signing keys cannot be fetched; \
+        "The database is unavailable, too many requests are waiting for it (type \
+         urn:s2s:problem:database-busy), or the issuer's signing keys cannot be fetched; \
          try again later",
     );
     unavailable.headers.insert(

@@ -34,6 +34,15 @@ impl TestDb {
         }
     }
 
+    /// A SQLite store on the file `url` names (`sqlite://PATH`).
+    pub(crate) async fn sqlite_at(url: &str) -> Self {
+        Self {
+            store: super::connect(url).await.unwrap(),
+            #[cfg(feature = "postgres")]
+            pg: None,
+        }
+    }
+
     /// A fresh PostgreSQL database on the `TEST_DATABASE_URL` server, or `None` (with a
     /// note) when the variable is unset.
     #[cfg(feature = "postgres")]
@@ -56,6 +65,14 @@ impl TestDb {
             store: Arc::new(store.clone()),
             pg: Some((store, server, name)),
         })
+    }
+
+    /// The URL of the PostgreSQL database, if this is one.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres_url(&self) -> Option<String> {
+        self.pg
+            .as_ref()
+            .map(|(_, server, name)| with_database(server, name))
     }
 
     /// Drops the PostgreSQL database, if any.

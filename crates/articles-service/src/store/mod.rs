@@ -115,6 +115,11 @@ pub trait ArticleStore: Debug + Send + Sync + 'static {
     async fn release_publication(&self, id: ArticleId, claim: Uuid) -> Result<(), StoreError>;
 }
 
+/// Connections of a SQLite file's pool (an in-memory database has one; a PostgreSQL pool
+/// has 10, which leaves two for the publication routes): also how many `/articles`
+/// requests run at once by default ([`crate::Config::admission`]).
+pub const POOL_SIZE: u32 = 8;
+
 /// Opens the database named by `url`, runs the embedded migrations and returns the store.
 ///
 /// `sqlite://PATH` creates the file if missing; `sqlite::memory:` is a private in-memory

@@ -18,7 +18,7 @@ impl SqliteStore {
     /// Opens `sqlite://PATH` (creating the file) or `sqlite::memory:` and migrates it; see
     /// [`server_kit::db::sqlite_pool`] for the pool.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = server_kit::db::sqlite_pool(url, 8)
+        let pool = server_kit::db::sqlite_pool(url, super::POOL_SIZE)
             .await
             .map_err(StoreError::Connect)?;
         sqlx::migrate!("./migrations/sqlite")

@@ -2,7 +2,8 @@
 //! fake user-schedule-service on a loopback port for the upstream routes. (The tests
 //! against the real user-schedule-service and authorization-server live in `tests/api`.)
 //!
-//! This file is the harness; the tests are by topic: `crud` (CRUD and pagination), `ops`
+//! This file is the harness; the tests are by topic: `admission` (the bounded database
+//! queue), `crud` (CRUD and pagination), `ops`
 //! (operations routes, request ids), `upstream` (the routes that call
 //! user-schedule-service, against `fake_schedules`).
 
@@ -58,6 +59,7 @@ const START: u64 = 1_775_001_600;
 
 struct App {
     router: Router,
+    state: AppState,
     store: Arc<dyn ArticleStore>,
     clock: ManualClock,
     tokens: Arc<FakeTokens>,
@@ -83,7 +85,8 @@ impl App {
         )
         .unwrap();
         Self {
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store: db.store.clone(),
             clock,
             tokens,
@@ -213,6 +216,7 @@ macro_rules! on_every_backend {
 }
 
 // The topics (after the macro, which they use).
+mod admission;
 mod crud;
 mod fake_schedules;
 mod ops;

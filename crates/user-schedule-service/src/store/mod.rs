@@ -127,6 +127,10 @@ pub trait ScheduleStore: Debug + Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 }
 
+/// Connections of the store's pool (an in-memory SQLite database has one): also how many
+/// API requests run at once by default ([`crate::Config::admission`]).
+pub const POOL_SIZE: u32 = 8;
+
 /// Opens the store a URL names and runs its migrations.
 ///
 /// - `sqlite://PATH` (the file is created if missing) or `sqlite::memory:` (a private

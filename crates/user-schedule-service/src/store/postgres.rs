@@ -16,7 +16,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to `postgres://…` and migrates the database.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = server_kit::db::postgres_pool(url, 8).await?;
+        let pool = server_kit::db::postgres_pool(url, super::POOL_SIZE).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }

@@ -16,7 +16,7 @@ impl SqliteStore {
     /// Opens `sqlite://PATH` (created if missing) or `sqlite::memory:` and migrates it;
     /// see [`server_kit::db::sqlite_pool`] for the pool.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = server_kit::db::sqlite_pool(url, 8).await?;
+        let pool = server_kit::db::sqlite_pool(url, super::POOL_SIZE).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }

@@ -138,6 +138,7 @@ impl TestResponse {
 /// token issuer whose tokens its verifier trusts.
 pub struct TestApp {
     pub router: Router,
+    pub state: AppState,
     pub store: Arc<dyn ScheduleStore>,
     pub clock: ManualClock,
     pub issuer: Arc<TestIssuer>,
@@ -179,7 +180,8 @@ impl TestApp {
             issuer.access_token(CLIENT_ID, [READ, UPDATE])
         ));
         Self {
-            router: user_schedule_service::router(state),
+            router: user_schedule_service::router(state.clone()),
+            state,
             store,
             clock,
             issuer,

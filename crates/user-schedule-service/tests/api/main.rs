@@ -9,6 +9,7 @@
 
 mod helpers;
 
+mod admission;
 mod auth;
 mod crud;
 mod db_loss;
