@@ -27,6 +27,9 @@ if [ -z "$bin" ]; then
 fi
 bin=$(realpath "$bin")
 before=${S2S_BEFORE:+$(realpath "$S2S_BEFORE")}
+# The same malloc setting for every build: newer ones set it themselves (malloc.rs), and
+# only tracing should differ between the rows.
+export MALLOC_ARENA_MAX=1
 
 work=$(mktemp -d)
 pids=()
