@@ -110,11 +110,17 @@ fn child_named<'a>(spans: &'a [SpanData], parent: &SpanData, name: &str) -> &'a 
         .unwrap_or_else(|| panic!("no span {name} under {}", parent.name))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_call_through_articles_service_is_one_trace_across_the_three_servers() {
+/// The three servers on a fresh data directory, provisioned, with a new token provider.
+struct Stack {
+    auth: helpers::Running,
+    schedules: helpers::Running,
+    articles: helpers::Running,
+    provisioned: helpers::Provisioned,
+    token_url: String,
+}
+
+async fn stack(data: &std::path::Path) -> Stack {
     exporter();
-    let data = tempfile::tempdir().unwrap();
-    let data = data.path();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let auth =
         helpers::authorization_server(data, "127.0.0.1:0".parse().unwrap(), clock.clone()).await;
@@ -123,15 +129,51 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
     let token_url = format!("{}/oauth2/token", auth.url);
     let schedules =
         helpers::user_schedule_service(data, &issuer, &provisioned.client_id, clock.clone()).await;
-    // A fresh token provider: the first schedule call finds the cache cold.
-    let articles = helpers::articles_service(
-        data,
-        &token_url,
-        &provisioned,
-        &schedules.url,
-        clock.clone(),
-    )
-    .await;
+    let articles =
+        helpers::articles_service(data, &token_url, &provisioned, &schedules.url, clock).await;
+    Stack {
+        auth,
+        schedules,
+        articles,
+        provisioned,
+        token_url,
+    }
+}
+
+/// The trace of articles-service's request span for `path`, once that span has ended.
+async fn articles_trace(path: &str) -> TraceId {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = exporter()
+            .get_finished_spans()
+            .unwrap()
+            .into_iter()
+            .find(|s| {
+                attribute(s, "server").as_deref() == Some("articles-service")
+                    && attribute(s, "path").as_deref() == Some(path)
+            });
+        if let Some(span) = found {
+            return span.span_context.trace_id();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "articles-service's span never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_call_through_articles_service_is_one_trace_across_the_three_servers() {
+    // A fresh stack: the first schedule call finds articles-service's token cache cold.
+    let data = tempfile::tempdir().unwrap();
+    let Stack {
+        auth,
+        schedules,
+        articles,
+        provisioned,
+        token_url,
+    } = stack(data.path()).await;
 
     let http = reqwest::Client::new();
     let article: serde_json::Value = http
@@ -158,25 +200,7 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
     let path = format!("/articles/{id}/author-schedule");
 
     // The trace is the one of articles-service's span for this path.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let trace = loop {
-        let found = exporter()
-            .get_finished_spans()
-            .unwrap()
-            .into_iter()
-            .find(|s| {
-                attribute(s, "server").as_deref() == Some("articles-service")
-                    && attribute(s, "path").as_deref() == Some(path.as_str())
-            });
-        if let Some(span) = found {
-            break span.span_context.trace_id();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "articles-service's span never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let trace = articles_trace(&path).await;
     let spans = spans_of(trace, |spans| {
         ["authorization-server", "user-schedule-service"]
             .iter()
@@ -245,7 +269,7 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
 
     // Nothing in the trace holds the secret or a token (a JWT starts `eyJ`), nor an
     // `Authorization` header's value.
-    let token = helpers::token_provider(&token_url, &provisioned, clock.clone())
+    let token = helpers::token_provider(&token_url, &provisioned, Arc::new(SystemClock))
         .token()
         .await
         .unwrap();
@@ -297,25 +321,7 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
         .unwrap();
     assert_eq!(response.status(), 502);
     let path = format!("/articles/{id}/publication");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let trace = loop {
-        let found = exporter()
-            .get_finished_spans()
-            .unwrap()
-            .into_iter()
-            .find(|s| {
-                attribute(s, "server").as_deref() == Some("articles-service")
-                    && attribute(s, "path").as_deref() == Some(path.as_str())
-            });
-        if let Some(span) = found {
-            break span.span_context.trace_id();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "articles-service's span never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let trace = articles_trace(&path).await;
     let spans = spans_of(trace, |spans| {
         spans
             .iter()
@@ -347,25 +353,13 @@ async fn one_call_through_articles_service_is_one_trace_across_the_three_servers
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_server_continues_the_callers_trace() {
-    exporter();
     let data = tempfile::tempdir().unwrap();
-    let data = data.path();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let auth =
-        helpers::authorization_server(data, "127.0.0.1:0".parse().unwrap(), clock.clone()).await;
-    let provisioned = helpers::provision(&helpers::sdk(&auth.url)).await;
-    let issuer = format!("{}/{}", auth.url, provisioned.pool_id);
-    let token_url = format!("{}/oauth2/token", auth.url);
-    let schedules =
-        helpers::user_schedule_service(data, &issuer, &provisioned.client_id, clock.clone()).await;
-    let articles = helpers::articles_service(
-        data,
-        &token_url,
-        &provisioned,
-        &schedules.url,
-        clock.clone(),
-    )
-    .await;
+    let Stack {
+        auth,
+        schedules,
+        articles,
+        ..
+    } = stack(data.path()).await;
 
     let http = reqwest::Client::new();
     let calls = [

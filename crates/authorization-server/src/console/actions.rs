@@ -11,8 +11,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::client_page::client_page;
 use super::html::{Notice, seg};
-use super::pages::{client_page, sign_in_page};
+use super::pages::sign_in_page;
 use super::{Visit, check_post, see_other, session};
 use crate::AppState;
 use crate::admin::error::AdminError;

@@ -29,6 +29,7 @@ use crate::AppState;
 
 mod actions;
 pub(crate) mod activity;
+mod client_page;
 mod html;
 mod pages;
 mod session;
@@ -66,7 +67,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/pools/{pool_id}/clients", get(pages::clients))
         .route(
             "/console/pools/{pool_id}/clients/{client_id}",
-            get(pages::client),
+            get(client_page::client),
         )
         .route(
             "/console/pools/{pool_id}/clients/{client_id}/scopes",
