@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fairness and memory under overload, in one run on loopback with wrk (one thread):
 #
-# - the token endpoint at 4, 64 and 512 connections, signing inline in each request's task
-#   (--signing-threads 0, the former behaviour) and on the FIFO signing stage (the default);
-# - the stage at 2,048 connections with admission control (--signing-queue, the default
+# - the token endpoint at 4, 64 and 512 connections, each request signing at once in its
+#   own task (--concurrent-signatures 0, the former behaviour) and in turns, in arrival
+#   order (the default);
+# - the turns at 2,048 connections with admission control (--signing-queue, the default
 #   512; --max-connections raised so that the queue, not the connection cap, refuses);
 # - user-schedule-service's protected GET at 4, 64 and 512 connections;
 # - the memory of 1,000 idle keep-alive connections on each of the three servers.
@@ -186,9 +187,9 @@ sign_per_s=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo "token endpoint" >&2
-for mode in inline stage; do
+for mode in inline turns; do
   flags=()
-  [ "$mode" = inline ] && flags=(--signing-threads 0)
+  [ "$mode" = inline ] && flags=(--concurrent-signatures 0)
   for conns in 4 64 512; do
     start_auth "auth-$mode-$conns" "${flags[@]}"
     measure "token-$mode" "$auth_pid" "$conns" "$work/token.lua" "$auth_url/oauth2/token"
@@ -196,7 +197,7 @@ for mode in inline stage; do
   done
 done
 start_auth auth-admission --max-connections 4096
-measure "token-stage-admission" "$auth_pid" 2048 "$work/token.lua" "$auth_url/oauth2/token"
+measure "token-turns-admission" "$auth_pid" 2048 "$work/token.lua" "$auth_url/oauth2/token"
 stop "$auth_pid"
 
 echo "user-schedule-service" >&2

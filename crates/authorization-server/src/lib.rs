@@ -95,7 +95,7 @@ pub use error::{ConfigError, StoreError};
 pub use pretoken::DEFAULT_TIMEOUT as DEFAULT_LAMBDA_TIMEOUT;
 pub use rate_limit::RateLimit;
 pub use signer::{
-    DEFAULT_QUEUE as DEFAULT_SIGNING_QUEUE, default_threads as default_signing_threads,
+    DEFAULT_QUEUE as DEFAULT_SIGNING_QUEUE, default_turns as default_concurrent_signatures,
 };
 pub use validity::TimeUnit;
 
@@ -129,12 +129,14 @@ pub struct Config {
     /// two identical writes made within the same second identically (the second one is
     /// then refused instead of answered).
     pub refuse_replayed_signatures: bool,
-    /// Threads that make the RSA signatures of tokens (default: one per core the process
-    /// may use, [`default_signing_threads`]). Requests wait for them in arrival order.
-    /// `0`: each request signs in its own task, with no queue and no admission control
-    /// (the former behaviour, unfair when callers outnumber cores; kept for comparison).
-    pub signing_threads: usize,
-    /// Token requests that may wait for a signature (default [`DEFAULT_SIGNING_QUEUE`]);
+    /// RSA signatures of tokens made at once (default: one per core the process may use,
+    /// [`default_concurrent_signatures`]); token requests wait for their turn in arrival
+    /// order, and sign on the runtime's thread when it comes. Give the runtime at least one
+    /// worker thread more, so that requests keep being read while every turn is taken.
+    /// `0`: each request signs at once, with no queue and no admission control (the former
+    /// behaviour, unfair when callers outnumber cores; kept for comparison).
+    pub concurrent_signatures: usize,
+    /// Token requests that may wait for a turn to sign (default [`DEFAULT_SIGNING_QUEUE`]);
     /// past it a token request is refused at once with `429` and `Retry-After: 1`
     /// (`GetClientToken`: `TooManyRequestsException`), so that neither the wait nor the
     /// memory of waiting requests grows without bound under overload.
@@ -177,7 +179,7 @@ impl Config {
             metrics: None,
             allow_unauthenticated_admin: false,
             refuse_replayed_signatures: false,
-            signing_threads: default_signing_threads(),
+            concurrent_signatures: default_concurrent_signatures(),
             signing_queue: DEFAULT_SIGNING_QUEUE,
             lambda_endpoints: std::collections::BTreeMap::new(),
             lambda_timeout: DEFAULT_LAMBDA_TIMEOUT,
@@ -233,17 +235,16 @@ struct Inner {
     keys: keys::KeyCache,
     grants: grants::GrantCache,
     replays: admin::sigv4::ReplayGuard,
-    signer: signer::Stage,
+    signer: signer::Signer,
     console: console::Console,
     hooks: pretoken::Invoker,
     rate_limits: rate_limit::RateLimits,
 }
 
 impl AppState {
-    /// The state of one server. Starts its signing threads ([`Config::signing_threads`]);
-    /// they stop when the last clone of the state is dropped.
+    /// The state of one server.
     pub fn new(config: Config, store: Arc<dyn store::Store>, clock: Arc<dyn Clock>) -> Self {
-        let signer = signer::Stage::new(config.signing_threads, config.signing_queue);
+        let signer = signer::Signer::new(config.concurrent_signatures, config.signing_queue);
         let hooks = pretoken::Invoker::new(config.lambda_endpoints.clone(), config.lambda_timeout);
         let rate_limits =
             rate_limit::RateLimits::new(config.client_rate_limit, config.address_rate_limit);
@@ -289,7 +290,7 @@ impl AppState {
         &self.inner.replays
     }
 
-    pub(crate) fn signer(&self) -> &signer::Stage {
+    pub(crate) fn signer(&self) -> &signer::Signer {
         &self.inner.signer
     }
 

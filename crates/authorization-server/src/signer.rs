@@ -1,264 +1,250 @@
-//! The signing stage: every RSA signature of the token endpoint and of `GetClientToken` is
-//! made here, on a few dedicated threads fed by one bounded first-in, first-out queue.
+//! Signing in turns: every RSA signature of the token endpoint and of `GetClientToken` is
+//! made when its request's turn comes, in arrival order, a few at a time.
 //!
-//! Why not sign in the connection's task: an RSA-2048 signature is ~150 µs of CPU, the
-//! largest part of a token by far. Made inline, it is CPU work the tokio scheduler hands out
-//! by its own rules — a task woken by I/O takes the worker's LIFO slot, the newest wakes are
-//! served first, overflowing tasks wait in the global queue — so with more callers than
-//! cores some callers waited a second while others were served in milliseconds (p99 1,000 ms
-//! against p50 60 ms at 512 connections, BENCHMARKS.md). Here the order is the order of
-//! arrival: the queue is a FIFO channel, whichever thread is free takes the oldest job, and
-//! the answer wakes its request through a oneshot channel.
+//! Why turns: an RSA-2048 signature is ~300 µs of CPU, the largest part of a token by far.
+//! Made whenever its request's task happens to run, it is CPU work the tokio scheduler hands
+//! out by its own rules — a task woken by I/O takes the worker's LIFO slot, the newest wakes
+//! are served first, overflowing tasks wait in the global queue — so with more callers than
+//! cores some callers waited a second while others were served in milliseconds (p99
+//! 1,000 ms against p50 60 ms at 512 connections, BENCHMARKS.md). Here a request does its
+//! cheap part (form, client, secret, claims) in its own task, then waits for a turn in one
+//! first-in, first-out queue (tokio's semaphore, which is fair) and signs in its own task,
+//! on the runtime's thread, as soon as its turn comes. There are as many turns as cores.
 //!
-//! Admission: the queue holds at most `capacity` jobs. A job that does not fit is refused at
-//! once ([`Busy`]) — the caller answers a retryable refusal — instead of letting the wait,
-//! and the memory of waiting requests, grow without bound. A job whose caller has gone (the
-//! client closed the connection, the request timed out) is skipped: no signature is made
-//! for nobody.
+//! Why not dedicated signing threads fed by a channel (this module's first design): each
+//! token then crossed threads twice, and the wake-ups (futex, reschedule IPIs) cost a tenth
+//! of a token's CPU (BENCHMARKS.md, "Overload").
+//!
+//! Admission: at most `capacity` requests wait for a turn. One that does not fit is refused
+//! at once ([`SignError::Busy`]) — the caller answers a retryable refusal — instead of
+//! letting the wait, and the memory of waiting requests, grow without bound. A request
+//! whose caller goes away while it waits (the client closed the connection, the request
+//! timed out) leaves the queue: no signature is made for nobody.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::oneshot;
+use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::error::StoreError;
 use crate::keys::SigningKey;
 
-/// Jobs the queue holds by default (`--signing-queue`): at ~6,000 signatures a second on
-/// two cores, a full queue is a wait of under 100 ms, and a waiting request costs a few
-/// kilobytes.
+/// Requests that may wait for a turn by default (`--signing-queue`): at ~6,000 signatures a
+/// second on two cores, a full queue is a wait of under 100 ms, and a waiting request costs
+/// a few kilobytes.
 pub const DEFAULT_QUEUE: usize = 512;
 
-/// Signing threads by default (`--signing-threads`): one per core the process may use.
-pub fn default_threads() -> usize {
+/// Signatures made at once by default (`--concurrent-signatures`): one per core the process
+/// may use.
+pub fn default_turns() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
-
-/// One unit of work: it runs on a signing thread and sends its own result.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The queue was full: the job was not accepted and will not run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Busy;
 
 /// Why a token was not signed.
 #[derive(Debug)]
 pub(crate) enum SignError {
-    /// Too many requests are waiting for a signature: refuse, retryably.
+    /// Too many requests are waiting for a turn: refuse, retryably.
     Busy,
     /// Signing failed (an internal error).
     Failed(StoreError),
 }
 
-/// The FIFO queue and its threads. Dropping it (with the last `AppState`) closes the queue;
-/// the threads finish the jobs already queued and exit.
-pub(crate) struct Stage {
-    jobs: SyncSender<Job>,
-    /// Threads actually started: with none, jobs run on the caller's thread.
-    threads: usize,
+/// The turns and the queue of requests waiting for one.
+#[derive(Debug)]
+pub(crate) struct Signer {
+    /// `None`: every request signs at once, with no queue and no admission control.
+    turns: Option<Semaphore>,
+    /// Requests waiting for a turn.
+    waiting: AtomicUsize,
     capacity: usize,
 }
 
-impl std::fmt::Debug for Stage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stage")
-            .field("threads", &self.threads)
-            .field("capacity", &self.capacity)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Stage {
-    /// A queue of `capacity` jobs (at least 1) served by `threads` threads. With no
-    /// threads, every job runs at once on the caller's thread: no queue, no admission
-    /// control — how tokens were signed before this stage, kept to compare the two.
-    pub(crate) fn new(threads: usize, capacity: usize) -> Self {
-        let capacity = capacity.max(1);
-        let (jobs, queue) = mpsc::sync_channel::<Job>(capacity);
-        let queue = Arc::new(Mutex::new(queue));
-        let mut started = 0;
-        for index in 0..threads {
-            let queue = Arc::clone(&queue);
-            match std::thread::Builder::new()
-                .name(format!("signer-{index}"))
-                .spawn(move || serve(&queue))
-            {
-                Ok(_) => started += 1,
-                Err(error) => tracing::error!(%error, "cannot start a signing thread"),
-            }
-        }
+impl Signer {
+    /// `turns` signatures at once (0: no turns — every request signs at once, with no queue
+    /// and no admission control: how tokens were signed before, kept to compare the two),
+    /// and at most `capacity` requests (at least 1) waiting for a turn.
+    pub(crate) fn new(turns: usize, capacity: usize) -> Self {
         Self {
-            jobs,
-            threads: started,
-            capacity,
+            turns: (turns > 0).then(|| Semaphore::new(turns)),
+            waiting: AtomicUsize::new(0),
+            capacity: capacity.max(1),
         }
     }
 
-    /// Queues `job` behind every job queued before it, or refuses it at once if the queue
-    /// is full.
-    pub(crate) fn submit(&self, job: Job) -> Result<(), Busy> {
-        if self.threads == 0 {
-            // None asked for, or none could be started: sign inline rather than never.
-            job();
-            return Ok(());
-        }
-        match self.jobs.try_send(job) {
-            Ok(()) => Ok(()),
-            // Disconnected cannot happen while `self` holds the sender and a thread the
-            // receiver; if every thread died, refusing is the safe answer.
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
-        }
-    }
-
-    /// Signs `claims` with `key` on a signing thread, in turn.
+    /// Signs `claims` with `key` when this request's turn comes, or refuses at once if too
+    /// many requests are already waiting.
     pub(crate) async fn sign(
         &self,
-        key: Arc<SigningKey>,
-        claims: impl serde::Serialize + Send + 'static,
+        key: &SigningKey,
+        claims: &impl Serialize,
     ) -> Result<String, SignError> {
-        let (reply, signature) = oneshot::channel();
-        self.submit(Box::new(move || {
-            // The caller gave up (connection closed, request timed out): skip the work.
-            if !reply.is_closed() {
-                let _ = reply.send(key.sign_jwt(&claims));
-            }
-        }))
-        .map_err(|Busy| SignError::Busy)?;
-        match signature.await {
-            Ok(result) => result.map_err(SignError::Failed),
-            Err(_) => Err(SignError::Failed(StoreError::Internal(
-                "the signing thread dropped the job".to_owned(),
-            ))),
-        }
+        let Some(turns) = &self.turns else {
+            return key.sign_jwt(claims).map_err(SignError::Failed);
+        };
+        let _turn = {
+            let _waiting = self.join_queue().ok_or(SignError::Busy)?;
+            turns.acquire().await.map_err(|_| {
+                SignError::Failed(StoreError::Internal(
+                    "the signing turns are closed".to_owned(),
+                ))
+            })?
+        };
+        // Synchronous: the turn is held exactly as long as the signature takes.
+        key.sign_jwt(claims).map_err(SignError::Failed)
+    }
+
+    /// A place in the queue, or `None` when it is full.
+    fn join_queue(&self) -> Option<Waiting<'_>> {
+        let joined = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+                (waiting < self.capacity).then_some(waiting + 1)
+            })
+            .is_ok();
+        // `then`, not `then_some`: a `Waiting` made and dropped would give back a place
+        // that was never taken.
+        joined.then(|| Waiting(&self.waiting))
     }
 }
 
-/// A signing thread: takes the oldest job, runs it, until the queue is closed.
-fn serve(queue: &Mutex<Receiver<Job>>) {
-    loop {
-        // The lock is held while waiting, so the threads take turns at the queue's head;
-        // it is released before the job runs.
-        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(job) = next else { return };
-        // A panicking job loses its own answer (its caller sees an internal error), not
-        // the thread.
-        if std::panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
-            tracing::error!("a signing job panicked");
-        }
+/// A request's place in the queue, given back when it gets its turn or goes away.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::channel;
+    use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::keys::{KeyCache, generate};
+    use crate::store::KeyUse;
 
-    /// A job that blocks its thread until `release` is dropped or sent to, and says on
-    /// `started` that it is running.
-    fn blocker(started: mpsc::Sender<()>, release: Receiver<()>) -> Job {
-        Box::new(move || {
-            let _ = started.send(());
-            let _ = release.recv();
-        })
+    fn key() -> Arc<SigningKey> {
+        let record = generate("us-east-1_abcdefghi", 0, KeyUse::Access).unwrap();
+        KeyCache::default().get(&record).unwrap()
     }
 
-    #[test]
-    fn jobs_run_in_the_order_they_were_submitted() {
-        let stage = Stage::new(1, 64);
-        let (started_tx, started) = channel();
-        let (release, release_rx) = channel();
-        stage.submit(blocker(started_tx, release_rx)).unwrap();
-        started.recv().unwrap(); // the only thread is now busy: the rest queue up
-        let (done_tx, done) = channel();
-        for index in 0..50 {
-            let done_tx = done_tx.clone();
-            stage
-                .submit(Box::new(move || done_tx.send(index).unwrap()))
-                .unwrap();
-        }
-        drop(done_tx);
-        release.send(()).unwrap();
-        let order: Vec<i32> = done.iter().collect();
-        assert_eq!(order, (0..50).collect::<Vec<_>>());
+    /// Claims that write their number down when they are signed (serialized, just before
+    /// the signature).
+    struct Numbered {
+        number: usize,
+        signed: Arc<Mutex<Vec<usize>>>,
     }
 
-    #[test]
-    fn a_full_queue_refuses_at_once_and_runs_nothing_it_refused() {
-        let stage = Stage::new(1, 3);
-        let (started_tx, started) = channel();
-        let (release, release_rx) = channel();
-        stage.submit(blocker(started_tx, release_rx)).unwrap();
-        started.recv().unwrap();
-        let (done_tx, done) = channel();
-        for index in 0..3 {
-            let done_tx = done_tx.clone();
-            stage
-                .submit(Box::new(move || done_tx.send(index).unwrap()))
-                .unwrap();
-        }
-        let refused = {
-            let done_tx = done_tx.clone();
-            stage.submit(Box::new(move || done_tx.send(99).unwrap()))
-        };
-        assert_eq!(refused, Err(Busy));
-        drop(done_tx);
-        release.send(()).unwrap();
-        assert_eq!(done.iter().collect::<Vec<_>>(), vec![0, 1, 2]);
-    }
-
-    /// Every thread of a stage busy and its queue full, until released.
-    struct Hold {
-        release: Vec<mpsc::Sender<()>>,
-        /// One message per queued filler job, when it has run.
-        drained: Receiver<()>,
-        queued: usize,
-    }
-
-    impl Hold {
-        /// Lets the threads go and waits until the queue is empty again.
-        fn release(self) {
-            drop(self.release);
-            for _ in 0..self.queued {
-                self.drained.recv().unwrap();
-            }
+    impl Serialize for Numbered {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.signed.lock().unwrap().push(self.number);
+            serializer.serialize_u64(self.number as u64)
         }
     }
 
-    fn hold(stage: &Stage) -> Hold {
-        let (started_tx, started) = channel();
-        let mut release = Vec::new();
-        for _ in 0..stage.threads {
-            let (release_tx, release_rx) = channel();
-            stage
-                .submit(blocker(started_tx.clone(), release_rx))
-                .unwrap();
-            release.push(release_tx);
+    fn numbered(number: usize, signed: &Arc<Mutex<Vec<usize>>>) -> Numbered {
+        Numbered {
+            number,
+            signed: Arc::clone(signed),
         }
-        for _ in 0..stage.threads {
-            started.recv().unwrap();
+    }
+
+    /// Spawns `request`, a request for a signature, and waits until it is queued.
+    async fn queue<T: Send + 'static>(
+        signer: &Signer,
+        request: impl Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        let waiting = signer.waiting.load(Ordering::Acquire);
+        let request = tokio::spawn(request);
+        while signer.waiting.load(Ordering::Acquire) == waiting {
+            tokio::task::yield_now().await;
         }
-        let (drained_tx, drained) = channel();
-        let mut queued = 0;
-        loop {
-            let drained_tx = drained_tx.clone();
-            let filler = Box::new(move || drained_tx.send(()).unwrap());
-            if stage.submit(filler).is_err() {
-                break;
-            }
-            queued += 1;
-        }
-        assert_eq!(queued, stage.capacity);
-        Hold {
-            release,
-            drained,
-            queued,
-        }
+        request
+    }
+
+    /// Queues a request of `signer` signing claims numbered `number`.
+    async fn queue_numbered(
+        signer: &Arc<Signer>,
+        key: &Arc<SigningKey>,
+        number: usize,
+        signed: &Arc<Mutex<Vec<usize>>>,
+    ) -> tokio::task::JoinHandle<Result<String, SignError>> {
+        let (owned, key, claims) = (
+            Arc::clone(signer),
+            Arc::clone(key),
+            numbered(number, signed),
+        );
+        queue(signer, async move { owned.sign(&key, &claims).await }).await
     }
 
     #[tokio::test]
-    async fn a_full_stage_refuses_token_requests_retryably_and_issues_nothing() {
+    async fn turns_are_given_in_arrival_order() {
+        let (signer, key) = (Arc::new(Signer::new(1, 64)), key());
+        let signed = Arc::new(Mutex::new(Vec::new()));
+        let held = signer.turns.as_ref().unwrap().acquire().await.unwrap();
+        let mut requests = Vec::new();
+        for number in 0..20 {
+            requests.push(queue_numbered(&signer, &key, number, &signed).await);
+        }
+        assert!(signed.lock().unwrap().is_empty(), "signed without a turn");
+        drop(held);
+        for request in requests {
+            assert_eq!(request.await.unwrap().unwrap().split('.').count(), 3);
+        }
+        assert_eq!(*signed.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_signs_nothing_it_refused() {
+        let (signer, key) = (Arc::new(Signer::new(1, 3)), key());
+        let signed = Arc::new(Mutex::new(Vec::new()));
+        let held = signer.turns.as_ref().unwrap().acquire().await.unwrap();
+        let mut requests = Vec::new();
+        for number in 0..3 {
+            requests.push(queue_numbered(&signer, &key, number, &signed).await);
+        }
+        assert!(matches!(
+            signer.sign(&key, &numbered(99, &signed)).await,
+            Err(SignError::Busy)
+        ));
+        drop(held);
+        for request in requests {
+            request.await.unwrap().unwrap();
+        }
+        assert_eq!(*signed.lock().unwrap(), vec![0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_goes_away_leaves_the_queue_and_signs_nothing() {
+        let (signer, key) = (Arc::new(Signer::new(1, 2)), key());
+        let signed = Arc::new(Mutex::new(Vec::new()));
+        let held = signer.turns.as_ref().unwrap().acquire().await.unwrap();
+        let gone = queue_numbered(&signer, &key, 0, &signed).await;
+        let full = queue_numbered(&signer, &key, 1, &signed).await;
+        gone.abort();
+        assert!(gone.await.unwrap_err().is_cancelled());
+        // Its place is free again: a third request fits.
+        let third = queue_numbered(&signer, &key, 2, &signed).await;
+        drop(held);
+        full.await.unwrap().unwrap();
+        third.await.unwrap().unwrap();
+        assert_eq!(*signed.lock().unwrap(), vec![1, 2]);
+        assert_eq!(signer.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test]
+    async fn without_turns_every_request_signs_at_once() {
+        let (signer, key) = (Signer::new(0, 1), key());
+        let signed = Arc::new(Mutex::new(Vec::new()));
+        for number in 0..3 {
+            signer.sign(&key, &numbered(number, &signed)).await.unwrap();
+        }
+        assert_eq!(*signed.lock().unwrap(), vec![0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_token_requests_retryably_and_issues_nothing() {
         let server = crate::test_util::TestServer::spawn(Arc::new(oauth_proto::time::SystemClock))
             .await
             .unwrap();
@@ -302,7 +288,28 @@ mod tests {
                 .send()
         };
 
-        let held = hold(server.state().signer());
+        // Every turn taken, and the queue filled with requests waiting for one.
+        let state = server.state().clone();
+        let signer = state.signer();
+        let turns = signer.turns.as_ref().unwrap();
+        let held = turns
+            .acquire_many(u32::try_from(turns.available_permits()).unwrap())
+            .await
+            .unwrap();
+        let (key, signed) = (key(), Arc::new(Mutex::new(Vec::new())));
+        let mut waiting = Vec::new();
+        while signer.waiting.load(Ordering::Acquire) < signer.capacity {
+            let (state, key) = (state.clone(), Arc::clone(&key));
+            let claims = numbered(waiting.len(), &signed);
+            waiting.push(
+                queue(
+                    signer,
+                    async move { state.signer().sign(&key, &claims).await },
+                )
+                .await,
+            );
+        }
+
         let refused = token_request().await.unwrap();
         assert_eq!(refused.status(), 429);
         assert_eq!(refused.headers()["retry-after"], "1");
@@ -316,23 +323,16 @@ mod tests {
         assert_eq!(body["__type"], "TooManyRequestsException", "{body}");
         assert!(body.get("ClientAuthenticationResult").is_none(), "{body}");
 
-        held.release();
+        drop(held);
+        for request in waiting {
+            request.await.unwrap().unwrap();
+        }
+        assert_eq!(signed.lock().unwrap().len(), signer.capacity);
         let issued = token_request().await.unwrap();
         assert_eq!(issued.status(), 200);
         let body: serde_json::Value = issued.json().await.unwrap();
         assert_eq!(body["access_token"].as_str().unwrap().split('.').count(), 3);
         let issued = get_client_token().await.unwrap();
         assert_eq!(issued.status(), 200);
-    }
-
-    #[test]
-    fn a_panicking_job_does_not_stop_its_thread() {
-        let stage = Stage::new(1, 8);
-        stage.submit(Box::new(|| panic!("boom"))).unwrap();
-        let (done_tx, done) = channel();
-        stage
-            .submit(Box::new(move || done_tx.send(1).unwrap()))
-            .unwrap();
-        assert_eq!(done.recv().unwrap(), 1);
     }
 }

@@ -611,8 +611,9 @@ fn build_claims(
     })
 }
 
-/// Signs the claims with the pool's newest access-token key, on the signing stage: in
-/// arrival order, or refused at once when too many requests already wait ([`crate::signer`]).
+/// Signs the claims with the pool's newest access-token key when this request's turn comes,
+/// in arrival order, or refused at once when too many requests already wait
+/// ([`crate::signer`]).
 async fn sign_and_respond(
     state: &AppState,
     grant: &Grant,
@@ -625,7 +626,7 @@ async fn sign_and_respond(
             grant.context.client.pool_id
         ))
     })?;
-    let access_token = match state.signer().sign(Arc::clone(key), claims).await {
+    let access_token = match state.signer().sign(key, &claims).await {
         Ok(token) => token,
         Err(SignError::Busy) => return Err(Refusal::overloaded()),
         Err(SignError::Failed(error)) => return Err(error.into()),

@@ -20,6 +20,7 @@ mod malloc;
 mod output_files;
 mod provision;
 mod provision_at_start;
+mod runtime;
 mod sdk;
 mod secret_source;
 mod secrets;
@@ -40,7 +41,8 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Up(_) | Command::Serve(_)) {
+    let server = matches!(cli.command, Command::Up(_) | Command::Serve(_));
+    if server {
         // Long-running servers: one malloc arena (see malloc.rs). May re-execute the
         // process; returns if it does not.
         malloc::limit_arenas();
@@ -70,7 +72,7 @@ fn main() -> ExitCode {
         eprintln!("error: {err:#}");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime::build(server) {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

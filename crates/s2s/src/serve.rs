@@ -196,8 +196,8 @@ pub(crate) async fn configure_authorization_server(
     config.admin_credentials.clone_from(&admin_credentials);
     config.metrics = Some(metrics);
     config.allow_unauthenticated_admin = unauthenticated_admin == UnauthenticatedAdmin::Allowed;
-    if let Some(threads) = args.signing.signing_threads {
-        config.signing_threads = threads;
+    if let Some(turns) = args.signing.concurrent_signatures {
+        config.concurrent_signatures = turns;
     }
     config.signing_queue = args.signing.signing_queue;
     config.lambda_endpoints = args.lambdas.iter().cloned().collect();

@@ -53,7 +53,27 @@ pub(crate) fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    keep_up(handle.clone());
     Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// How often a recorder's histogram samples are folded into its summaries.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the recorder's upkeep every [`UPKEEP_INTERVAL`] for as long as the runtime runs.
+/// A histogram keeps every sample recorded until the next upkeep or scrape; recorders
+/// built by hand (ours) get no upkeep task of their own, so without this a server nobody
+/// scrapes grew by 8 bytes per request, without bound (hundreds of MiB an hour at full
+/// load).
+fn keep_up(handle: PrometheusHandle) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(UPKEEP_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            handle.run_upkeep();
+        }
+    });
 }
 
 /// One server's own Prometheus recorder, for `s2s up`, which runs three servers in one
@@ -73,9 +93,12 @@ pub(crate) struct ServerMetrics {
 }
 
 impl ServerMetrics {
+    /// A recorder, with its upkeep running on the current runtime.
     pub(crate) fn new() -> Self {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        keep_up(recorder.handle());
         Self {
-            recorder: std::sync::Arc::new(PrometheusBuilder::new().build_recorder()),
+            recorder: std::sync::Arc::new(recorder),
         }
     }
 

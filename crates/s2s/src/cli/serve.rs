@@ -94,19 +94,19 @@ pub(crate) struct AuthorizationServerArgs {
     pub(crate) rate_limits: TokenRateLimits,
 }
 
-/// The authorization server's signing stage: the threads that sign tokens, and how many
-/// token requests may wait for them before new ones are refused.
+/// The authorization server's signing turns: how many tokens are signed at once, and how
+/// many token requests may wait for a turn before new ones are refused.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct SigningArgs {
-    /// Threads that make the RSA signatures of tokens; token requests wait for them in
-    /// arrival order. 0: sign in each request's own task, with no queue and no admission
-    /// control (the former behaviour, unfair under overload; for comparison).
+    /// RSA signatures of tokens made at once; token requests wait for their turn in arrival
+    /// order. 0: each request signs at once, with no queue and no admission control (the
+    /// former behaviour, unfair under overload; for comparison).
     /// [default: one per core the process may use]
-    #[arg(long, env = "S2S_SIGNING_THREADS", value_name = "N",
+    #[arg(long, alias = "signing-threads", env = "S2S_CONCURRENT_SIGNATURES", value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
-    pub(crate) signing_threads: Option<usize>,
+    pub(crate) concurrent_signatures: Option<usize>,
 
-    /// Token requests that may wait for a signature; past it a token request is answered
+    /// Token requests that may wait for a turn to sign; past it a token request is answered
     /// at once with 429 Too Many Requests, Retry-After: 1 and error
     /// temporarily_unavailable (GetClientToken: TooManyRequestsException), so that the wait
     /// and the memory stay bounded under overload.
@@ -120,7 +120,7 @@ impl Default for SigningArgs {
     /// The flags' defaults, for `s2s up`.
     fn default() -> Self {
         Self {
-            signing_threads: None,
+            concurrent_signatures: None,
             signing_queue: authorization_server::DEFAULT_SIGNING_QUEUE,
         }
     }
