@@ -7,7 +7,11 @@
 # - the turns at 2,048 connections with admission control (--signing-queue, the default
 #   512; --max-connections raised so that the queue, not the connection cap, refuses);
 # - user-schedule-service's protected GET at 4, 64 and 512 connections;
-# - the memory of 1,000 idle keep-alive connections on each of the three servers.
+# - the memory of 1,000 idle keep-alive connections on each of the three servers;
+# - user-schedule-service's heap under steady load on its GET (4 connections, 6 × DURATION,
+#   nobody scraping /metrics), after the first DURATION and at the end: it must not grow.
+#
+# BENCH_SECTIONS picks what runs (default: all of "token schedules idle steady").
 #
 # Each load level runs against a fresh server process, so its peak RSS (VmHWM) is that
 # level's. Reported per row: 2xx answers/s, p50/p99/max latency, the fair-queue bound
@@ -19,6 +23,7 @@
 #
 #   bash scripts/bench-overload.sh [DURATION_SECONDS=10]
 #   S2S_BIN=/path/to/s2s bash scripts/bench-overload.sh ...   (measure another build)
+#   BENCH_SECTIONS=steady bash scripts/bench-overload.sh ...   (some of it only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
@@ -183,9 +188,30 @@ for s in socks:
 PY
 }
 
+# steady_memory LABEL PID CONNECTIONS SCRIPT URL: wrk for 6 x DURATION; RssAnon after the
+# first DURATION and at the end. Nothing scrapes /metrics meanwhile: what the recorder keeps
+# between scrapes must stay bounded (its upkeep).
+steady_memory() {
+  local label=$1 pid=$2 conns=$3 script=$4 url=$5 wrk_pid early late
+  BASIC=${basic:-} BEARER=${bearer:-} wrk -t1 -c"$conns" -d"$((duration * 6))s" -s "$script" "$url" >/dev/null &
+  wrk_pid=$!
+  sleep "$duration"
+  early=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
+  wait "$wrk_pid"
+  late=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
+  echo "$label conns=$conns early_s=$duration late_s=$((duration * 6)) early_kb=$early late_kb=$late" >"$work/steady"
+  echo "  done: $label, steady load" >&2
+}
+
 sign_per_s=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $(NF-1)}')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
+sections=" ${BENCH_SECTIONS:-token schedules idle steady} "
+want() { [[ $sections == *" $1 "* ]]; }
+: >"$work/idle"
+: >"$work/steady"
+
+if want token; then
 echo "token endpoint" >&2
 for mode in inline turns; do
   flags=()
@@ -199,17 +225,26 @@ done
 start_auth auth-admission --max-connections 4096
 measure "token-turns-admission" "$auth_pid" 2048 "$work/token.lua" "$auth_url/oauth2/token"
 stop "$auth_pid"
+fi
 
-echo "user-schedule-service" >&2
 start_auth auth-for-schedules --idle-timeout 60
+if want schedules; then
+echo "user-schedule-service" >&2
 for conns in 4 64 512; do
   start_schedules "schedules-$conns"
   measure "schedules-get" "$uss_pid" "$conns" "$work/get.lua" "$uss_url/users/bench-user/schedule"
   stop "$uss_pid"
 done
+fi
 
+if want steady; then
+  start_schedules schedules-steady
+  steady_memory schedules-get "$uss_pid" 4 "$work/get.lua" "$uss_url/users/bench-user/schedule"
+  stop "$uss_pid"
+fi
+
+if want idle; then
 echo "idle connections" >&2
-: >"$work/idle"
 idle_memory authorization-server "$auth_pid" "$auth_url" /healthz
 start_schedules schedules-idle --idle-timeout 60
 idle_memory user-schedule-service "$uss_pid" "$uss_url" /healthz
@@ -220,11 +255,12 @@ RUST_LOG=warn "$bin" serve articles-service --listen "127.0.0.1:$port" --databas
 articles_pid=$!; pids+=("$articles_pid")
 wait_up "http://127.0.0.1:$port/healthz" "$articles_pid"
 idle_memory articles-service "$articles_pid" "http://127.0.0.1:$port" /healthz
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$rows" "$work/idle" "$(getconf CLK_TCK)" "$sign_per_s" "$duration" "$load_before" "$load_after" <<'PY'
+python3 - "$rows" "$work/idle" "$work/steady" "$(getconf CLK_TCK)" "$sign_per_s" "$duration" "$load_before" "$load_after" <<'PY'
 import sys, datetime
-rows_path, idle_path, hz, sign, duration, load_before, load_after = sys.argv[1:8]
+rows_path, idle_path, steady_path, hz, sign, duration, load_before, load_after = sys.argv[1:9]
 hz, sign = int(hz), float(sign)
 print(f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%SZ}, {duration} s per run, "
       f"load average {load_before} before / {load_after} after, openssl rsa2048 {sign:.0f} sign/s (one core)")
@@ -259,4 +295,12 @@ for line in open(idle_path):
     anon_before, anon_during = int(f["anon_before_kb"]), int(f["anon_1000_kb"])
     print(f"| {label} | {before / 1024:.1f} MiB ({anon_before / 1024:.1f}) | {during / 1024:.1f} MiB ({anon_during / 1024:.1f}) "
           f"| {(during - before) / 1000:.1f} KiB |")
+print()
+for line in open(steady_path):
+    label, *fields = line.split()
+    f = dict(kv.split("=") for kv in fields)
+    early, late = int(f["early_kb"]), int(f["late_kb"])
+    print(f"steady load ({label}, {f['conns']} connections, /metrics not scraped): heap (RssAnon) "
+          f"{early / 1024:.1f} MiB after {f['early_s']} s, {late / 1024:.1f} MiB after {f['late_s']} s "
+          f"({(late - early) / 1024:+.1f} MiB)")
 PY

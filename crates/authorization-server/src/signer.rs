@@ -314,6 +314,8 @@ mod tests {
         assert_eq!(refused.status(), 429);
         assert_eq!(refused.headers()["retry-after"], "1");
         assert_eq!(refused.headers()["cache-control"], "no-store");
+        // The connection is closed: a caller that ignores Retry-After cannot re-ask at once.
+        assert_eq!(refused.headers()["connection"], "close");
         let body: serde_json::Value = refused.json().await.unwrap();
         assert_eq!(body["error"], "temporarily_unavailable");
         assert!(body.get("access_token").is_none(), "{body}");

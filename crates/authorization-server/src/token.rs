@@ -172,6 +172,7 @@ pub(crate) async fn handle(
             .increment(1);
             tracing::info!(error = %refusal.code, description = %refusal.description, "token request refused");
             let retry_after = refusal.retry_after();
+            let overloaded = refusal.is_overload();
             let body =
                 serde_json::to_string(&ErrorResponse::new(refusal.code, refusal.description))
                     .unwrap_or_default();
@@ -184,6 +185,15 @@ pub(crate) async fn handle(
             }
             if let Some(value) = retry_after {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            if overloaded {
+                // The caller is to come back after Retry-After: its connection is not
+                // needed until then. Closing it also stops a caller that ignores
+                // Retry-After from re-asking at once on the same connection, a refusal
+                // storm that takes the CPU the waiting requests' signatures need.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             response
         }
