@@ -14,7 +14,8 @@
 //! One load per client at a time: requests that find an entry missing or expired while
 //! another request is loading it wait for that load rather than each querying the store.
 //! Without it, every entry's expiry under load was a stampede: at 512 concurrent token
-//! requests, hundreds of identical queries each second, a quarter more CPU per token.
+//! requests, ~5,200 wake-ups of the SQLite worker in 3 s where one load per expiry now
+//! makes 56.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};

@@ -222,9 +222,9 @@ pub(crate) async fn handle(
 /// Why copies: hyper slices header values out of the connection's 8 KiB read buffer, so
 /// holding the request's own headers while it waits for a signing turn kept that buffer
 /// alive — and hyper, which reads on to notice a caller hanging up, allocated a second one
-/// meanwhile: 8 KiB more per waiting request, 4 MiB at 512 connections (BENCHMARKS.md,
-/// "Overload"). With the request's own headers dropped, the buffer is free as soon as
-/// the form is read.
+/// meanwhile: up to 8 KiB more per waiting request. With the request's own headers
+/// dropped, the buffer is free as soon as the form is read: peak heap at 512 connections
+/// 16.0 → 13.9 MiB (BENCHMARKS.md, "Overload").
 fn detach(headers: &HeaderMap) -> HeaderMap {
     let mut owned = HeaderMap::with_capacity(2);
     for name in [header::AUTHORIZATION, header::CONTENT_TYPE] {

@@ -3,11 +3,11 @@
 //!
 //! glibc's malloc gives each thread that allocates its own arena, up to eight per core, and
 //! memory freed into an arena serves only that arena. The servers' threads — the tokio
-//! workers, the signing threads of the time, one thread per SQLite connection — each filled an arena of
-//! their own under load: at 512 connections the token endpoint peaked at ~40 MiB with the
-//! default and ~32 MiB with `MALLOC_ARENA_MAX=1` (two arenas helped nothing: the two tokio
-//! workers, which allocate nearly everything, still had one each). Per-thread caches
-//! (tcache) keep most small allocations off the shared arena's lock.
+//! workers, the signing threads of the time, one thread per SQLite connection — each
+//! filled an arena of their own under load: at 512 connections the token endpoint peaked
+//! at ~40 MiB with the default and ~32 MiB with `MALLOC_ARENA_MAX=1` (two arenas helped
+//! nothing: the two tokio workers, which allocate nearly everything, still had one each).
+//! Per-thread caches (tcache) keep most small allocations off the shared arena's lock.
 //!
 //! The setting is read by glibc when the process starts, and the workspace forbids the
 //! `unsafe` that `mallopt` needs: so the server re-executes itself, once, with
