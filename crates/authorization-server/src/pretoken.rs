@@ -112,12 +112,34 @@ impl HookError {
 
 /// The claims of a customised token: Cognito's ten (with the scopes the function left) and
 /// the claims it added.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CustomisedClaims {
-    #[serde(flatten)]
     pub(crate) standard: AccessTokenClaims,
-    #[serde(flatten)]
     pub(crate) added: Map<String, Value>,
+}
+
+impl Serialize for CustomisedClaims {
+    /// The standard claims, then the added ones, in one JSON object.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Most tokens add nothing: they skip serde's `flatten`, which encodes through a
+        // map and buffers each field first (a third of the claims' encoding cost, on the
+        // path of every token). The JSON is the same.
+        if self.added.is_empty() {
+            return self.standard.serialize(serializer);
+        }
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            #[serde(flatten)]
+            standard: &'a AccessTokenClaims,
+            #[serde(flatten)]
+            added: &'a Map<String, Value>,
+        }
+        Flat {
+            standard: &self.standard,
+            added: &self.added,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// Invokes functions over HTTP: the configured endpoints and one HTTP client, made on
@@ -443,6 +465,28 @@ mod tests {
         let mut answer = json!({"response": {"claimsAndScopeOverrideDetails": {}}});
         answer["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"] = generation;
         answer
+    }
+
+    #[test]
+    fn customised_claims_encode_as_one_object_in_claim_order() {
+        let standard = serde_json::to_string(&claims()).unwrap();
+        let unchanged = CustomisedClaims {
+            standard: claims(),
+            added: Map::new(),
+        };
+        assert_eq!(serde_json::to_string(&unchanged).unwrap(), standard);
+        let mut added = Map::new();
+        added.insert("tenant".to_owned(), json!("acme"));
+        added.insert("n".to_owned(), json!(3));
+        let customised = CustomisedClaims {
+            standard: claims(),
+            added,
+        };
+        let expected = format!(
+            "{},\"n\":3,\"tenant\":\"acme\"}}",
+            standard.strip_suffix('}').unwrap()
+        );
+        assert_eq!(serde_json::to_string(&customised).unwrap(), expected);
     }
 
     #[test]

@@ -155,9 +155,6 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let detached = detach(&headers);
-    drop(headers); // the request's own: see `detach`
-    let headers = detached;
     let outcome = issue(&state, &headers, body).await;
     crate::console::activity::record(&state, &headers, &outcome);
     crate::audit::token_request(&state, origin, outcome.as_ref());
@@ -215,28 +212,6 @@ pub(crate) async fn handle(
         headers.insert("x-amz-cognito-request-id", value);
     }
     response
-}
-
-/// Owned copies of the only headers the grant reads (`Authorization`, `Content-Type`).
-///
-/// Why copies: hyper slices header values out of the connection's 8 KiB read buffer, so
-/// holding the request's own headers while it waits for a signing turn kept that buffer
-/// alive — and hyper, which reads on to notice a caller hanging up, allocated a second one
-/// meanwhile: up to 8 KiB more per waiting request. With the request's own headers
-/// dropped, the buffer is free as soon as the form is read: peak heap at 512 connections
-/// 16.0 → 13.9 MiB (BENCHMARKS.md, "Overload").
-fn detach(headers: &HeaderMap) -> HeaderMap {
-    let mut owned = HeaderMap::with_capacity(2);
-    for name in [header::AUTHORIZATION, header::CONTENT_TYPE] {
-        for value in headers.get_all(&name) {
-            // `from_bytes` copies; it cannot fail on bytes that already were a value.
-            if let Ok(mut copy) = HeaderValue::from_bytes(value.as_bytes()) {
-                copy.set_sensitive(value.is_sensitive());
-                owned.append(name.clone(), copy);
-            }
-        }
-    }
-    owned
 }
 
 /// Any method but POST: 405 with an OAuth error body and `Allow: POST`.

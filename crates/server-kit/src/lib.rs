@@ -41,6 +41,7 @@
 pub mod admission;
 pub mod db;
 pub mod errors;
+mod head;
 pub mod layers;
 pub mod metrics;
 mod serve;

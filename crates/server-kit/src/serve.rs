@@ -182,6 +182,7 @@ async fn serve_connection(
         tower::ServiceBuilder::new()
             .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 activity.start();
+                crate::head::own_head(&mut request);
                 // The peer address, for handlers that need it (the token endpoint's
                 // per-address rate limit, the audit trail), as axum's `ConnectInfo`.
                 request
