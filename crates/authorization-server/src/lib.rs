@@ -342,17 +342,20 @@ pub async fn rotate_signing_key(
 
 /// All routes of the server, with request ids (`x-request-id`), tracing and panic capture.
 pub fn router(state: AppState) -> Router {
+    let token = post(token::handle).fallback(token::method_not_allowed);
+    // The per-address limit's middleware only when that limit is on: it would be on every
+    // token's path for nothing.
+    let token = if state.rate_limits().limits_addresses() {
+        token.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::address_layer,
+        ))
+    } else {
+        token
+    };
     let routes = Router::new()
         .route("/", get(index).post(admin::handle))
-        .route(
-            "/oauth2/token",
-            post(token::handle)
-                .fallback(token::method_not_allowed)
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    rate_limit::address_layer,
-                )),
-        )
+        .route("/oauth2/token", token)
         .route(
             "/oauth2/revoke",
             post(revocation::handle).fallback(token::method_not_allowed),

@@ -169,6 +169,11 @@ impl RateLimits {
             addresses: addresses.map(Limiter::new),
         }
     }
+
+    /// Whether token requests are limited per client address ([`address_layer`]).
+    pub(crate) fn limits_addresses(&self) -> bool {
+        self.addresses.is_some()
+    }
 }
 
 /// A refusal for going too fast: how long to wait, in whole seconds (at least 1), for

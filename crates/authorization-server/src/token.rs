@@ -157,11 +157,11 @@ pub(crate) async fn handle(
 ) -> Response {
     let outcome = issue(&state, &headers, body).await;
     crate::console::activity::record(&state, &headers, &outcome);
-    crate::audit::token_request(&state, origin, outcome.as_ref());
+    crate::audit::token_request(&state, origin, outcome.as_ref().map(|i| &i.response));
     let mut response = match outcome {
-        Ok(token) => {
+        Ok(issued) => {
             metrics::counter!("authorization_server_tokens_issued_total").increment(1);
-            let body = serde_json::to_string(&token).unwrap_or_default();
+            let body = serde_json::to_string(&issued.response).unwrap_or_default();
             (StatusCode::OK, body).into_response()
         }
         Err(refusal) => {
@@ -328,11 +328,7 @@ pub(crate) fn credentials(
 }
 
 /// The whole grant, one step after another; each step refuses with its own error.
-async fn issue(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<TokenResponse, Refusal> {
+async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Issued, Refusal> {
     let pairs = read_form(headers, body).await?;
     check_grant_type(&pairs)?;
     let metadata = client_metadata(&pairs)?;
@@ -350,7 +346,7 @@ pub(crate) async fn issue_to(
     grant: &Grant,
     scope: Option<&str>,
     metadata: &ClientMetadata,
-) -> Result<TokenResponse, IssueError> {
+) -> Result<Issued, IssueError> {
     let scopes = grant_scopes(grant, scope)?;
     let lifetime = grant.context.client.settings.access_token_lifetime();
     let claims = build_claims(state, grant, scopes, lifetime)?;
@@ -361,6 +357,15 @@ pub(crate) async fn issue_to(
     sign_and_respond(state, grant, claims, lifetime)
         .await
         .map_err(IssueError::Refused)
+}
+
+/// A signed token, with the two claims the console's activity shows of it.
+pub(crate) struct Issued {
+    pub(crate) response: TokenResponse,
+    /// The token's `client_id` claim.
+    pub(crate) client_id: String,
+    /// The token's `scope` claim, as signed (after the pre token generation trigger).
+    pub(crate) scope: String,
 }
 
 /// Why [`issue_to`] issued nothing: a refusal of the token endpoint's own steps, or the
@@ -629,7 +634,7 @@ async fn sign_and_respond(
     grant: &Grant,
     claims: crate::pretoken::CustomisedClaims,
     lifetime: Duration,
-) -> Result<TokenResponse, Refusal> {
+) -> Result<Issued, Refusal> {
     let key = grant.signing_key.as_ref().ok_or_else(|| {
         StoreError::Internal(format!(
             "user pool {} has no signing key",
@@ -641,9 +646,13 @@ async fn sign_and_respond(
         Err(SignError::Busy) => return Err(Refusal::overloaded()),
         Err(SignError::Failed(error)) => return Err(error.into()),
     };
-    Ok(TokenResponse {
-        access_token,
-        expires_in: i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
-        token_type: TokenType::Bearer,
+    Ok(Issued {
+        response: TokenResponse {
+            access_token,
+            expires_in: i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
+            token_type: TokenType::Bearer,
+        },
+        client_id: claims.standard.client_id.as_str().to_owned(),
+        scope: claims.standard.scope.to_string(),
     })
 }

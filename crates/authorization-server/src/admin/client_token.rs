@@ -96,8 +96,8 @@ pub(crate) async fn get(state: &AppState, body: &[u8]) -> Result<Value, AdminErr
     metrics::counter!("authorization_server_tokens_issued_total").increment(1);
     Ok(json!({
         "ClientAuthenticationResult": {
-            "AccessToken": token.access_token,
-            "ExpiresIn": token.expires_in,
+            "AccessToken": token.response.access_token,
+            "ExpiresIn": token.response.expires_in,
             "TokenType": "Bearer",
         }
     }))

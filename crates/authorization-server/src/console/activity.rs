@@ -4,9 +4,9 @@
 //! operator watching the walkthrough, not an audit trail (nothing survives a restart).
 //!
 //! [`record`] is the token endpoint's one call; it keeps no token and no secret: the client
-//! id and scopes of an issued token are read back from its payload, the client id of a
-//! refusal from the `Authorization: Basic` header (a refusal of credentials sent in the body
-//! has no client shown).
+//! id and scopes of an issued token are those it was signed with, the client id of a
+//! refusal is read from the `Authorization: Basic` header (a refusal of credentials sent in
+//! the body has no client shown).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -14,11 +14,10 @@ use std::sync::{Mutex, PoisonError};
 
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use oauth_proto::TokenResponse;
+use base64::engine::general_purpose::STANDARD;
 
 use crate::AppState;
-use crate::token::Refusal;
+use crate::token::{Issued, Refusal};
 
 /// Events kept.
 pub(crate) const CAPACITY: usize = 200;
@@ -113,16 +112,14 @@ impl Activity {
 }
 
 /// The token endpoint's outcome, recorded for the console.
-pub(crate) fn record(
-    state: &AppState,
-    headers: &HeaderMap,
-    outcome: &Result<TokenResponse, Refusal>,
-) {
+pub(crate) fn record(state: &AppState, headers: &HeaderMap, outcome: &Result<Issued, Refusal>) {
     let (client_id, outcome) = match outcome {
-        Ok(token) => {
-            let (client_id, scopes) = client_and_scopes(&token.access_token);
-            (client_id, Outcome::Issued { scopes })
-        }
+        Ok(issued) => (
+            Some(issued.client_id.clone()),
+            Outcome::Issued {
+                scopes: issued.scope.clone(),
+            },
+        ),
         Err(refusal) => (
             basic_client_id(headers),
             Outcome::Refused {
@@ -136,24 +133,6 @@ pub(crate) fn record(
         client_id,
         outcome,
     });
-}
-
-/// `client_id` and `scope` of a token this server just signed (its payload, not the token).
-fn client_and_scopes(token: &str) -> (Option<String>, String) {
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        client_id: Option<String>,
-        scope: Option<String>,
-    }
-    let claims = token
-        .split('.')
-        .nth(1)
-        .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
-        .and_then(|json| serde_json::from_slice::<Claims>(&json).ok());
-    match claims {
-        Some(claims) => (claims.client_id, claims.scope.unwrap_or_default()),
-        None => (None, String::new()),
-    }
 }
 
 /// The client id of `Authorization: Basic`, without the secret.
@@ -280,11 +259,6 @@ mod tests {
             format!("Basic {basic}").parse().unwrap(),
         );
         assert_eq!(basic_client_id(&headers).as_deref(), Some("client123"));
-        let payload = URL_SAFE_NO_PAD.encode(r#"{"client_id":"abc","scope":"x/y"}"#);
-        assert_eq!(
-            client_and_scopes(&format!("h.{payload}.s")),
-            (Some("abc".to_owned()), "x/y".to_owned())
-        );
     }
 
     #[test]
