@@ -1,14 +1,17 @@
 //! Error logging in one place.
 //!
 //! A handler's error type turns itself into a response and puts an [`ErrorReport`] in
-//! the response's extensions ([`ErrorReport::attach`]); [`log_errors`], installed by
+//! the response's extensions ([`ErrorReport::attach`]); [`LogErrorsLayer`], installed by
 //! [`crate::layers::instrument`] inside the request's trace span, logs it: server errors
 //! at `error`, refusals at `debug`. So every log line of a failed request carries its
 //! method, path and request id, and no service logs in its `IntoResponse`.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
 
 /// What a failed response was made from: its status and the error with its sources.
@@ -29,7 +32,7 @@ impl ErrorReport {
         }
     }
 
-    /// Puts the report of `error` in `response`'s extensions, for [`log_errors`].
+    /// Puts the report of `error` in `response`'s extensions, for [`LogErrorsLayer`].
     pub fn attach(response: &mut Response, error: &dyn std::error::Error) {
         let report = Self::new(response.status(), error);
         response.extensions_mut().insert(report);
@@ -49,9 +52,72 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     out
 }
 
-/// Logs the [`ErrorReport`] of a response, if it has one, in the current (request) span.
-pub async fn log_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Logs the [`ErrorReport`] of each response, if it has one, in the current (request) span.
+///
+/// A tower layer rather than an `axum::middleware::from_fn`: that one boxes a clone of the
+/// inner service and a future holding the request twice for every request, a few hundred
+/// bytes and two allocations per request in flight, for a check made on the response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogErrorsLayer;
+
+impl<S> tower::Layer<S> for LogErrorsLayer {
+    type Service = LogErrors<S>;
+
+    fn layer(&self, inner: S) -> LogErrors<S> {
+        LogErrors { inner }
+    }
+}
+
+/// The service of [`LogErrorsLayer`].
+#[derive(Debug, Clone)]
+pub struct LogErrors<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for LogErrors<S>
+where
+    S: tower::Service<Request, Response = Response>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = LogErrorsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        LogErrorsFuture {
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+/// The future of [`LogErrors`]: the inner response, logged if it carries a report.
+#[derive(Debug)]
+pub struct LogErrorsFuture<F> {
+    inner: F,
+}
+
+impl<F, E> Future for LogErrorsFuture<F>
+where
+    F: Future<Output = Result<Response, E>> + Unpin,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
+        if let Ok(response) = &result {
+            log_report(response);
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// Logs the [`ErrorReport`] of `response`, if it has one: server errors at `error`,
+/// refusals at `debug`.
+fn log_report(response: &Response) {
     if let Some(report) = response.extensions().get::<ErrorReport>() {
         if report.status.is_server_error() {
             tracing::error!(status = report.status.as_u16(), error = %report.message, "request failed");
@@ -59,7 +125,6 @@ pub async fn log_errors(request: Request, next: Next) -> Response {
             tracing::debug!(status = report.status.as_u16(), error = %report.message, "request refused");
         }
     }
-    response
 }
 
 #[cfg(test)]
@@ -79,6 +144,51 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(&self.0)
         }
+    }
+
+    /// A writer for the test subscriber that keeps what is logged.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_layer_logs_a_server_error_report_and_passes_the_response_on() {
+        use tower::{Layer as _, ServiceExt as _};
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        // Boxed, as axum's routes' futures are: the layer needs an `Unpin` future.
+        let failing = tower::service_fn(|_: Request| {
+            Box::pin(async {
+                let mut response = Response::new(axum::body::Body::empty());
+                *response.status_mut() = StatusCode::BAD_GATEWAY;
+                ErrorReport::attach(&mut response, &Outer(std::io::Error::other("disk full")));
+                Ok::<_, std::convert::Infallible>(response)
+            })
+        });
+        let response = LogErrorsLayer
+            .layer(failing)
+            .oneshot(Request::new(axum::body::Body::empty()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("ERROR"), "{logged}");
+        assert!(logged.contains("request failed"), "{logged}");
+        assert!(logged.contains("store failure: disk full"), "{logged}");
     }
 
     #[test]

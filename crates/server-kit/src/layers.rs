@@ -5,7 +5,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderName;
-use axum::middleware;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -23,7 +22,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 ///    — which continues the caller's trace when the request carries a W3C `traceparent`
 ///    ([`crate::trace_context`]), records the response `status`, and logs status and
 ///    latency at `info`;
-/// 3. has the error it failed with logged inside that span ([`crate::errors::log_errors`]).
+/// 3. has the error it failed with logged inside that span ([`crate::errors::LogErrorsLayer`]).
 pub fn instrument(router: Router, server: &'static str) -> Router {
     let x_request_id = HeaderName::from_static(REQUEST_ID);
     router.layer(
@@ -38,7 +37,7 @@ pub fn instrument(router: Router, server: &'static str) -> Router {
                     .on_response(on_response),
             )
             .layer(PropagateRequestIdLayer::new(x_request_id))
-            .layer(middleware::from_fn(crate::errors::log_errors)),
+            .layer(crate::errors::LogErrorsLayer),
     )
 }
 
