@@ -1,16 +1,11 @@
 //! Error logging in one place.
 //!
 //! A handler's error type turns itself into a response and puts an [`ErrorReport`] in
-//! the response's extensions ([`ErrorReport::attach`]); [`LogErrorsLayer`], installed by
+//! the response's extensions ([`ErrorReport::attach`]); [`log_errors`], installed by
 //! [`crate::layers::instrument`] inside the request's trace span, logs it: server errors
 //! at `error`, refusals at `debug`. So every log line of a failed request carries its
 //! method, path and request id, and no service logs in its `IntoResponse`.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -32,7 +27,7 @@ impl ErrorReport {
         }
     }
 
-    /// Puts the report of `error` in `response`'s extensions, for [`LogErrorsLayer`].
+    /// Puts the report of `error` in `response`'s extensions, for [`log_errors`].
     pub fn attach(response: &mut Response, error: &dyn std::error::Error) {
         let report = Self::new(response.status(), error);
         response.extensions_mut().insert(report);
@@ -52,72 +47,12 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     out
 }
 
-/// Logs the [`ErrorReport`] of each response, if it has one, in the current (request) span.
-///
-/// A tower layer rather than an `axum::middleware::from_fn`: that one boxes a clone of the
-/// inner service and a future holding the request twice for every request, a few hundred
-/// bytes and two allocations per request in flight, for a check made on the response.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogErrorsLayer;
-
-impl<S> tower::Layer<S> for LogErrorsLayer {
-    type Service = LogErrors<S>;
-
-    fn layer(&self, inner: S) -> LogErrors<S> {
-        LogErrors { inner }
-    }
-}
-
-/// The service of [`LogErrorsLayer`].
-#[derive(Debug, Clone)]
-pub struct LogErrors<S> {
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for LogErrors<S>
-where
-    S: tower::Service<Request, Response = Response>,
-    S::Future: Unpin,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = LogErrorsFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        LogErrorsFuture {
-            inner: self.inner.call(request),
-        }
-    }
-}
-
-/// The future of [`LogErrors`]: the inner response, logged if it carries a report.
-#[derive(Debug)]
-pub struct LogErrorsFuture<F> {
-    inner: F,
-}
-
-impl<F, E> Future for LogErrorsFuture<F>
-where
-    F: Future<Output = Result<Response, E>> + Unpin,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let result = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
-        if let Ok(response) = &result {
-            log_report(response);
-        }
-        Poll::Ready(result)
-    }
-}
-
-/// Logs the [`ErrorReport`] of `response`, if it has one: server errors at `error`,
-/// refusals at `debug`.
-fn log_report(response: &Response) {
+/// Logs the [`ErrorReport`] of `response`, if it has one, in the current (request) span:
+/// server errors at `error`, refusals at `debug`. [`crate::layers::instrument`] installs it
+/// with tower's `map_response`, which neither boxes nor holds the request (an
+/// `axum::middleware::from_fn` boxed both, for every request in flight, for a check made
+/// on the response).
+pub fn log_errors(response: Response) -> Response {
     if let Some(report) = response.extensions().get::<ErrorReport>() {
         if report.status.is_server_error() {
             tracing::error!(status = report.status.as_u16(), error = %report.message, "request failed");
@@ -125,10 +60,13 @@ fn log_report(response: &Response) {
             tracing::debug!(status = report.status.as_u16(), error = %report.message, "request refused");
         }
     }
+    response
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::extract::Request;
+
     use super::*;
 
     #[derive(Debug)]
@@ -170,16 +108,13 @@ mod tests {
             .with_max_level(tracing::Level::DEBUG)
             .finish();
         let _default = tracing::subscriber::set_default(subscriber);
-        // Boxed, as axum's routes' futures are: the layer needs an `Unpin` future.
-        let failing = tower::service_fn(|_: Request| {
-            Box::pin(async {
-                let mut response = Response::new(axum::body::Body::empty());
-                *response.status_mut() = StatusCode::BAD_GATEWAY;
-                ErrorReport::attach(&mut response, &Outer(std::io::Error::other("disk full")));
-                Ok::<_, std::convert::Infallible>(response)
-            })
+        let failing = tower::service_fn(|_: Request| async {
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = StatusCode::BAD_GATEWAY;
+            ErrorReport::attach(&mut response, &Outer(std::io::Error::other("disk full")));
+            Ok::<_, std::convert::Infallible>(response)
         });
-        let response = LogErrorsLayer
+        let response = tower::util::MapResponseLayer::new(log_errors)
             .layer(failing)
             .oneshot(Request::new(axum::body::Body::empty()))
             .await

@@ -22,7 +22,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 ///    — which continues the caller's trace when the request carries a W3C `traceparent`
 ///    ([`crate::trace_context`]), records the response `status`, and logs status and
 ///    latency at `info`;
-/// 3. has the error it failed with logged inside that span ([`crate::errors::LogErrorsLayer`]).
+/// 3. has the error it failed with logged inside that span ([`crate::errors::log_errors`]).
 pub fn instrument(router: Router, server: &'static str) -> Router {
     let x_request_id = HeaderName::from_static(REQUEST_ID);
     router.layer(
@@ -37,7 +37,7 @@ pub fn instrument(router: Router, server: &'static str) -> Router {
                     .on_response(on_response),
             )
             .layer(PropagateRequestIdLayer::new(x_request_id))
-            .layer(crate::errors::LogErrorsLayer),
+            .map_response(crate::errors::log_errors),
     )
 }
 
