@@ -368,8 +368,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .merge(console::router())
-        .with_state(state)
-        .layer(tower_http::catch_panic::CatchPanicLayer::new());
+        .with_state(state);
     server_kit::layers::instrument(routes, SERVER)
 }
 

@@ -190,7 +190,12 @@ where
         let realm = self.realm.clone();
         ResponseFuture::new(async move {
             let verified = match bearer_token(request.headers()) {
-                Ok(token) => verifier.verify(token).await.map_err(Rejection::Verify),
+                // Boxed: inline, the verification's state would be part of this future
+                // for as long as the inner service takes, a request waiting for the
+                // database included: about a kilobyte and a half per waiting request.
+                Ok(token) => Box::pin(verifier.verify(token))
+                    .await
+                    .map_err(Rejection::Verify),
                 Err(e) => Err(e),
             };
             match verified {

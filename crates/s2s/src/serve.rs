@@ -71,7 +71,8 @@ fn clock() -> Arc<dyn Clock> {
 
 /// Binds `addr` for `role`, turning the common failures into a sentence that names both.
 pub(crate) async fn bind(role: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    match TcpListener::bind(addr).await {
+    // server-kit's bind: an accept queue deep enough for a crowd of reconnecting callers.
+    match server_kit::bind(addr) {
         Ok(listener) => Ok(listener),
         Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
             "cannot start the {role}: port {} is already in use on {} (stop the other process or choose another port)",

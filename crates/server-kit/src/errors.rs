@@ -52,7 +52,7 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 /// with tower's `map_response`, which neither boxes nor holds the request (an
 /// `axum::middleware::from_fn` boxed both, for every request in flight, for a check made
 /// on the response).
-pub fn log_errors(response: Response) -> Response {
+pub fn log_errors<B>(response: axum::http::Response<B>) -> axum::http::Response<B> {
     if let Some(report) = response.extensions().get::<ErrorReport>() {
         if report.status.is_server_error() {
             tracing::error!(status = report.status.as_u16(), error = %report.message, "request failed");
@@ -60,6 +60,34 @@ pub fn log_errors(response: Response) -> Response {
             tracing::debug!(status = report.status.as_u16(), error = %report.message, "request refused");
         }
     }
+    response
+}
+
+/// The answer to a request whose handler panicked: `500` with a report for
+/// [`log_errors`] naming the panic. [`crate::layers::instrument`] installs it with tower-http's
+/// catch-panic layer.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature tower-http's catch-panic layer calls"
+)]
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    let mut response = Response::new(axum::body::Body::from(
+        "internal error: the x-request-id header identifies it in the logs",
+    ));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response.extensions_mut().insert(ErrorReport {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("the handler panicked: {detail}"),
+    });
     response
 }
 

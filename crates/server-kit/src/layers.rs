@@ -1,4 +1,5 @@
-//! The layers around every route: request ids, the trace span, error logging.
+//! The layers around every route: request ids, the trace span, error logging, panic
+//! capture.
 
 use std::time::Duration;
 
@@ -6,6 +7,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderName;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -22,7 +24,12 @@ pub const REQUEST_ID: &str = "x-request-id";
 ///    — which continues the caller's trace when the request carries a W3C `traceparent`
 ///    ([`crate::trace_context`]), records the response `status`, and logs status and
 ///    latency at `info`;
-/// 3. has the error it failed with logged inside that span ([`crate::errors::log_errors`]).
+/// 3. has the error it failed with logged inside that span ([`crate::errors::log_errors`]);
+/// 4. is answered `500 Internal Server Error` if its handler panics, logged like any other
+///    server error, and the server keeps serving.
+///
+/// One `Router::layer` call for all of them: axum boxes each layer level of every route
+/// and clones it for every request, so each level costs allocations per request.
 pub fn instrument(router: Router, server: &'static str) -> Router {
     let x_request_id = HeaderName::from_static(REQUEST_ID);
     router.layer(
@@ -37,7 +44,8 @@ pub fn instrument(router: Router, server: &'static str) -> Router {
                     .on_response(on_response),
             )
             .layer(PropagateRequestIdLayer::new(x_request_id))
-            .map_response(crate::errors::log_errors),
+            .map_response(crate::errors::log_errors)
+            .layer(CatchPanicLayer::custom(crate::errors::panic_response)),
     )
 }
 
@@ -90,4 +98,71 @@ fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &
         latency_ms = latency.as_millis() as u64,
         "finished processing request"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A writer for the test subscriber that keeps what is logged.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_logged_500_with_a_request_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        async fn boom() -> &'static str {
+            panic!("boom at the handler")
+        }
+        let router = instrument(Router::new().route("/boom", get(boom)), "test-server");
+
+        let response = router
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let id = response.headers()[REQUEST_ID].to_str().unwrap().to_owned();
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let failed = logged
+            .lines()
+            .find(|line| line.contains("request failed"))
+            .unwrap_or_else(|| panic!("no error logged: {logged}"));
+        assert!(failed.contains("ERROR"), "{failed}");
+        assert!(
+            failed.contains("the handler panicked: boom at the handler"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains(&id),
+            "the log line names the request id: {failed}"
+        );
+
+        // The server goes on serving.
+        let response = router
+            .oneshot(Request::get("/unknown").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
 }

@@ -1,6 +1,7 @@
 //! The skeleton the three s2s servers (authorization-server, user-schedule-service,
 //! articles-service) share, so that the same role has the same shape everywhere:
 //!
+//! - [`bind`]: a listener with an accept queue deep enough for thousands of callers;
 //! - [`serve`] / [`serve_with`]: serve a router on a listener the caller bound, log the
 //!   bound address with the service's name, defend against slow and hostile clients
 //!   ([`ServeConfig`]: header-read, request and idle timeouts, a connection cap), drain
@@ -25,12 +26,13 @@
 //! Feature `test-util` adds `test_util`, what the servers' database-loss tests share.
 //!
 //! Nothing else belongs here: routes, handlers, state and OpenAPI documents stay in each
-//! service. This crate depends on no crate of the workspace.
+//! service. Of the workspace's crates this one depends on `oauth-proto` only (the bearer
+//! challenge the metrics read).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! let router = server_kit::layers::instrument(axum::Router::new(), "my-service");
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let listener = server_kit::bind("127.0.0.1:0".parse().unwrap())?;
 //! server_kit::serve("my-service", listener, router, async {
 //!     let _ = tokio::signal::ctrl_c().await;
 //! })
@@ -49,4 +51,4 @@ mod serve;
 pub mod test_util;
 pub mod trace_context;
 
-pub use serve::{ServeConfig, serve, serve_with};
+pub use serve::{ServeConfig, bind, serve, serve_with};

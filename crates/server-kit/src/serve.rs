@@ -73,6 +73,35 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 /// How long writing [`REFUSAL`] may take: a client that does not read it is dropped.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The accept queue [`bind`] asks for: connections the kernel has accepted and the server
+/// not yet. Linux caps it at `net.core.somaxconn` (4096 by default since 5.4).
+const BACKLOG: u32 = 4096;
+
+/// Binds a TCP listener on `addr` (`SO_REUSEADDR` set, as `tokio::net::TcpListener::bind`
+/// does) with an accept queue of 4,096 connections, for [`serve_with`]. Call it within a
+/// Tokio runtime.
+///
+/// Tokio's own `bind` gets the standard library's 128. When more callers than that connect
+/// at once (2,048 callers, each refused while the server is at its limit and reconnecting
+/// at once) the queue overflows, the kernel drops the last packet of their handshakes, and
+/// each such caller waits for a retransmission (one second, then three) before its request
+/// is even read: measured, about 9,000 overflows in ten seconds, and requests that timed
+/// out although the server answered every request it read in time (BENCHMARKS.md).
+///
+/// # Errors
+///
+/// The socket's errors: the address in use, not available, or not permitted.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Serves `router` on `listener` with [`ServeConfig::default`] until `shutdown` completes;
 /// see [`serve_with`].
 pub async fn serve(
@@ -99,10 +128,6 @@ pub async fn serve_with(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, service, "{service} listening");
     }
-    let router = router.layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        config.request_timeout,
-    ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
@@ -139,7 +164,7 @@ pub async fn serve_with(
             stream,
             peer,
             router.clone(),
-            config.idle_timeout,
+            config.clone(),
             stop_rx.clone(),
         );
         tokio::spawn(async move {
@@ -173,9 +198,10 @@ async fn serve_connection(
     stream: TcpStream,
     peer: std::net::SocketAddr,
     router: Router,
-    idle_timeout: Duration,
+    config: ServeConfig,
     mut stop: watch::Receiver<bool>,
 ) {
+    let idle_timeout = config.idle_timeout;
     let activity = Arc::new(Activity::new());
     let service = {
         let activity = Arc::clone(&activity);
@@ -190,6 +216,12 @@ async fn serve_connection(
                     .insert(axum::extract::ConnectInfo(peer));
                 request
             })
+            // Here rather than with `Router::layer`, which would box a clone of every
+            // route for each request.
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                config.request_timeout,
+            ))
             .service(router)
     };
     let tracked = {
@@ -275,5 +307,40 @@ impl Activity {
                 tokio::time::sleep(timeout).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The listener's accept queue as the kernel reports it: for a listening socket, `ss`
+    /// shows the backlog in its Send-Q column.
+    fn backlog(port: u16) -> u32 {
+        let out = std::process::Command::new("ss")
+            .args(["-ltnH", &format!("sport = :{port}")])
+            .output()
+            .expect("`ss` (iproute2) reads the listener's backlog");
+        let out = String::from_utf8(out.stdout).unwrap();
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(fields.first(), Some(&"LISTEN"), "{out}");
+        fields[2].parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn bind_asks_for_a_deeper_accept_queue_than_tokio() {
+        let ours = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let tokio = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            backlog(ours.local_addr().unwrap().port()),
+            BACKLOG.min(somaxconn)
+        );
+        // 128 (the Rust standard library's choice, which Tokio's `bind` goes through).
+        assert!(backlog(tokio.local_addr().unwrap().port()) < BACKLOG.min(somaxconn));
     }
 }
