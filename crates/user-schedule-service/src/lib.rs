@@ -239,18 +239,26 @@ pub fn router_without_auth_for_benchmarks(state: AppState) -> Router {
 fn build_router(state: AppState, auth: Auth) -> Router {
     let resource_server = &state.config().resource_server;
     let admission = state.admission().layer();
+    let body_limit = DefaultBodyLimit::max(state.config().body_limit);
     let api = routes::API
         .iter()
         .fold(Router::new(), |api: Router<AppState>, route| {
-            // Innermost: a request takes its place in the database's queue only once its
-            // token and scope are accepted, so that no anonymous caller can fill it.
-            let handler = (route.handler)().route_layer(admission.clone());
-            let handler = match auth {
-                Auth::Verify => handler.route_layer(RequireScopeLayer::all_of([route
+            let scope = match auth {
+                Auth::Verify => Some(RequireScopeLayer::all_of([route
                     .access
                     .scope(resource_server)])),
-                Auth::Off => handler,
+                Auth::Off => None,
             };
+            // One `route_layer` for the three, because axum boxes every layer level of a
+            // route and clones it for each request. Innermost: a request takes its place
+            // in the database's queue only once its token and scope are accepted, so that
+            // no anonymous caller can fill it. (Only these routes read a body.)
+            let handler = (route.handler)().route_layer(
+                tower::ServiceBuilder::new()
+                    .option_layer(scope)
+                    .layer(body_limit)
+                    .layer(admission.clone()),
+            );
             api.route(route.path, handler)
         });
     // `route_layer`: the verification layer wraps the scope layers (it runs first) and
@@ -259,10 +267,8 @@ fn build_router(state: AppState, auth: Auth) -> Router {
         Auth::Verify => api.route_layer(JwtAuthLayer::new(state.verifier().clone())),
         Auth::Off => api.route_layer(middleware::from_fn(bench_caller)),
     };
-    let body_limit = state.config().body_limit;
-    let routes = server_kit::metrics::track(api.merge(routes::ops::router()), SERVICE)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit));
+    let routes =
+        server_kit::metrics::track(api.merge(routes::ops::router()), SERVICE).with_state(state);
     server_kit::layers::instrument(routes, SERVICE)
 }
 
