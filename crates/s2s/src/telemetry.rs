@@ -115,7 +115,7 @@ impl ServerMetrics {
     }
 
     /// `future`, recording into this server's recorder.
-    pub(crate) fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+    pub(crate) fn scope<F: Future>(&self, future: F) -> Scoped<Pin<Box<F>>> {
         Scoped {
             recorder: std::sync::Arc::clone(&self.recorder),
             inner: Box::pin(future),
@@ -123,14 +123,61 @@ impl ServerMetrics {
     }
 
     /// `router`, each request recording into this server's recorder: the outermost layer,
-    /// so the server's own metrics middleware runs inside it.
+    /// so the server's own metrics middleware runs inside it. A tower layer rather than
+    /// `axum::middleware::from_fn`, which boxed a clone of the router and a future holding
+    /// the request for every request.
     pub(crate) fn scope_router(&self, router: axum::Router) -> axum::Router {
-        let metrics = self.clone();
-        router.layer(axum::middleware::from_fn(
-            move |request: axum::extract::Request, next: axum::middleware::Next| {
-                metrics.scope(next.run(request))
-            },
-        ))
+        router.layer(ScopeLayer {
+            recorder: std::sync::Arc::clone(&self.recorder),
+        })
+    }
+}
+
+/// The layer of [`ServerMetrics::scope_router`].
+#[derive(Clone)]
+struct ScopeLayer {
+    recorder: std::sync::Arc<PrometheusRecorder>,
+}
+
+impl<S> tower::Layer<S> for ScopeLayer {
+    type Service = ScopeService<S>;
+
+    fn layer(&self, inner: S) -> ScopeService<S> {
+        ScopeService {
+            inner,
+            recorder: std::sync::Arc::clone(&self.recorder),
+        }
+    }
+}
+
+/// The service of [`ScopeLayer`]: calls and polls `S` with the server's recorder current.
+#[derive(Clone)]
+struct ScopeService<S> {
+    inner: S,
+    recorder: std::sync::Arc<PrometheusRecorder>,
+}
+
+impl<S, R> tower::Service<R> for ScopeService<S>
+where
+    S: tower::Service<R>,
+    S::Future: Unpin,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Scoped<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let inner = &mut self.inner;
+        metrics::with_local_recorder(&*self.recorder, || inner.poll_ready(cx))
+    }
+
+    fn call(&mut self, request: R) -> Scoped<S::Future> {
+        let inner = &mut self.inner;
+        let future = metrics::with_local_recorder(&*self.recorder, || inner.call(request));
+        Scoped {
+            recorder: std::sync::Arc::clone(&self.recorder),
+            inner: future,
+        }
     }
 }
 
@@ -138,14 +185,14 @@ impl ServerMetrics {
 /// [`ServerMetrics`]).
 pub(crate) struct Scoped<F> {
     recorder: std::sync::Arc<PrometheusRecorder>,
-    inner: Pin<Box<F>>,
+    inner: F,
 }
 
-impl<F: Future> Future for Scoped<F> {
+impl<F: Future + Unpin> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
-        metrics::with_local_recorder(&*this.recorder, || this.inner.as_mut().poll(cx))
+        metrics::with_local_recorder(&*this.recorder, || Pin::new(&mut this.inner).poll(cx))
     }
 }
