@@ -102,6 +102,7 @@ mod cache;
 mod claims;
 mod error;
 mod jwks;
+mod policy;
 mod token;
 mod verifier;
 
@@ -110,8 +111,9 @@ pub mod axum;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
-pub use claims::{ClaimPolicy, Claims, ScopePolicy};
+pub use claims::Claims;
 pub use error::{BuildError, JwksError, VerifyError};
+pub use policy::{ClaimPolicy, ScopePolicy};
 pub use verifier::{Verifier, VerifierBuilder};
 
 // The `oauth-proto` types that appear in this crate's public API, so a user never has to

@@ -96,6 +96,7 @@ mod tests {
     use axum::extract::Request;
 
     use super::*;
+    use crate::test_log::Captured;
 
     #[derive(Debug)]
     struct Outer(std::io::Error);
@@ -109,20 +110,6 @@ mod tests {
     impl std::error::Error for Outer {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(&self.0)
-        }
-    }
-
-    /// A writer for the test subscriber that keeps what is logged.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
         }
     }
 
@@ -148,7 +135,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logged = captured.text();
         assert!(logged.contains("ERROR"), "{logged}");
         assert!(logged.contains("request failed"), "{logged}");
         assert!(logged.contains("store failure: disk full"), "{logged}");

@@ -108,20 +108,7 @@ mod tests {
     use tower::ServiceExt as _;
 
     use super::*;
-
-    /// A writer for the test subscriber that keeps what is logged.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_log::Captured;
 
     #[tokio::test]
     async fn a_panicking_handler_is_a_logged_500_with_a_request_id() {
@@ -143,7 +130,7 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let id = response.headers()[REQUEST_ID].to_str().unwrap().to_owned();
-        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logged = captured.text();
         let failed = logged
             .lines()
             .find(|line| line.contains("request failed"))

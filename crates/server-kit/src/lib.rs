@@ -47,6 +47,8 @@ mod head;
 pub mod layers;
 pub mod metrics;
 mod serve;
+#[cfg(test)]
+mod test_log;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 pub mod trace_context;
